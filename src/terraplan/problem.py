@@ -1,0 +1,810 @@
+"""Compile a scenario once into index-based numpy arrays; decode a solver assignment to a plan.
+
+Every backend (CP-SAT, MILP, the heuristic) sees only :class:`ProblemData`: never pandas, the
+pydantic spec or the database. Compilation is vectorised so a book of a million accounts compiles
+in seconds (eligibility is decided per *account class* = (segment, vertical, region) × rep, not per
+account).
+
+Items (families compiled away)
+------------------------------
+When the ``families`` rule is on, a parent and all its descendants must stay with one rep. Rather
+than asking every backend to add "together" constraints, compilation collapses each family into
+one **item** (one decision per family root) whose metrics are the sums over its members. Every
+backend and the heuristic therefore get family-togetherness for free. ``item_of[i]`` maps account
+``i`` to its item; with families off every account is its own item. Item order is by the
+smallest account row of the family, so with families off ``item_of`` is the identity.
+
+Candidate pairs (CSR)
+---------------------
+``indptr``/``indices`` list, per item ``t``, the reps ``indices[indptr[t]:indptr[t+1]]`` it may be
+assigned to (sorted ascending). A pair survives when, for **every** member of the item,
+
+* eligibility: the rep admits the account on each field in ``rules.eligibility`` (an empty rep
+  list admits anything; a missing account value is admitted only by an unrestricted rep);
+* departure: the rep's status is not ``departing``;
+* locks: the account is not locked, or locked to this rep (a lock to a rep that is not in the
+  roster, or conflicting locks inside a family, leave the item with no candidate);
+* protected pipeline: when ``continuity.protect_pipeline_above`` is set, an account whose open
+  pipeline is strictly above it and whose current owner is an active roster rep behaves as
+  locked to its current owner;
+* max distance: the account-to-home distance is ``<= rules.max_distance`` (unknown locations or
+  homes never violate it);
+* distance table: with ``objective.distance = table`` only pairs present in the supplied table
+  exist (the table is the reachable set).
+
+An item with no candidate makes the problem infeasible; :mod:`terraplan.solvers.diagnose` says why.
+
+Objective (evaluator units, float)
+----------------------------------
+For an item assignment ``a`` (rep of each item)::
+
+    total = w_travel   · Σ_i travel_weight_i · dist(i, a(i))
+          + w_disrupt  · move_cost · Σ_{i moved} move_unit_i
+          + w_balance  · Σ_{soft rules b} Σ_{reps r, target_br > 0}
+                             penalty_b · max(0, |T_br − target_br| / target_br − tol_b)
+
+``T_br`` is rep r's total of rule b's metric. An account *moved* when its current owner is an
+active (non-departing) roster rep and its new owner differs; accounts with no current owner, an
+unknown one, or a departing one are not moves (the departure forces them, no planner choice).
+``move_unit`` is 1 (``count``), potential in currency units (``potential``: cents / 100) or open
+pipeline in currency units (``pipeline``). Distances are km (haversine), planar units
+(euclidean) or table units; unknown distances (missing location or home) are 0.
+``travel_weight`` is workload hours, the ``visits`` column, or 1.
+
+Linear part per pair: ``pair_cost[p] = w_travel·pair_travel[p] + w_disrupt·move_cost·
+pair_move_units[p]``; :func:`objective` adds the soft-balance term.
+
+Balance targets
+---------------
+The eligibility **pool** of a rep is the connected component of the bipartite graph
+account-classes ↔ active reps (edges = eligibility). For each balance rule ``b`` and rep ``r`` in
+pool ``P``: ``target_br = (Σ_{i in P} metric_i) × share_r / Σ_{s in P} share_s``; band
+``[target·(1 − tol), target·(1 + tol)]``. Departing reps have target 0 and no pool.
+
+Integer scaling
+---------------
+CP-SAT needs integers. Each metric ``q`` has a decimal scale ``metric_scale[q]`` (1 for cents and
+counts; the smallest of 1, 10, 100, 1000 that represents every value exactly, else 1000 with a
+:class:`~terraplan.errors.PrecisionWarning`). ``item_metric_int = Σ round(value × scale)`` over
+members (exact integer sums). Integer bands are ``ceil(lower × scale)`` / ``floor(upper × scale)``
+and capacities ``floor(capacity × scale)``, which is exact for integer totals.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from terraplan.domain import (
+    CoordSystem,
+    DistanceKind,
+    Mode,
+    Plan,
+    Provenance,
+    RepStatus,
+    Scenario,
+    TravelWeighting,
+    current_owner_index,
+    locked_index,
+)
+from terraplan.errors import PrecisionWarning, SpecError
+from terraplan.geo.distance import euclidean, haversine_km
+
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+#: Integer stand-in for "no capacity limit" (fits int64 sums of a million accounts safely).
+UNLIMITED = np.int64(2**50)
+
+
+class Rule(StrEnum):
+    """Names of rule groups as backends, diagnostics and conflict sets report them."""
+
+    ELIGIBILITY = "eligibility"
+    DEPARTURE = "departure"
+    CAPACITY = "capacity"
+    BALANCE = "balance"  # per metric: "balance[potential]"
+    LOCKS = "locks"
+    FAMILIES = "families"
+    MAX_DISTANCE = "max_distance"
+    DISTANCE_TABLE = "distance_table"
+    CONTINUITY_BUDGET = "continuity_budget"  # max_moved_accounts / max_moved_share
+    CONTINUITY_PER_REP = "continuity_per_rep"  # max_moved_per_rep
+    MOVE_COST = "move_cost"
+    PROTECT_PIPELINE = "protect_pipeline"
+    CONTIGUITY = "contiguity"
+
+
+def balance_rule_name(metric: str) -> str:
+    return f"{Rule.BALANCE.value}[{metric}]"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ProblemData:
+    """A compiled assignment problem. All arrays are read-only.
+
+    Sizes: ``n`` accounts, ``m`` reps, ``k`` items, ``P`` candidate pairs, ``Q`` metrics,
+    ``R`` balance rules.
+
+    Attributes
+    ----------
+    scenario : the source scenario (for decode and diagnostics only; solvers use the arrays)
+    mode : scenario mode (backends here handle ``assign``)
+    n_accounts, n_reps, n_items : int
+    rep_ids : tuple of rep ids in roster order (rep index = position)
+    item_of : int32[n]  item of each account
+    item_indptr, item_members : int64[k+1], int64[n]  CSR item → member account rows (ascending)
+    item_root : int64[k]  root account row (family root, or the account itself)
+    account_owner : int32[n]  current owner rep index (-1 none/unknown)
+    account_movable_owner : bool[n]  current owner is an active, non-departing roster rep
+        (only such accounts can count as moved)
+    account_lock : int32[n]  effective lock rep (locks and protected pipeline; -1 none; -2 lock
+        to a rep not in the roster)
+    indptr : int64[k+1], indices : int32[P]  candidate reps per item (CSR, ascending reps)
+    pair_item : int32[P]  item of each pair (row of the CSR)
+    pair_travel : float64[P]  Σ_members travel_weight · distance (before ``w_travel``)
+    pair_moved : int64[P]  members that would count as moved if the item goes to this rep
+    pair_moved_potential : int64[P]  their potential, cents
+    pair_move_units : float64[P]  their move units (see module doc)
+    pair_cost : float64[P]  linear objective: w_travel·travel + w_disrupt·move_cost·move_units
+    metric_names : tuple[str, ...]  metric of row q of the metric arrays (workload always row 0)
+    item_metric : float64[Q, k]  float originals summed per item (money in cents)
+    item_metric_int : int64[Q, k]  integer-scaled sums
+    metric_scale : float64[Q]  integer = round(value × scale)
+    rep_capacity : float64[m]  workload hours (inf = none or capacity rule off)
+    rep_capacity_int : int64[m]  floor(capacity × workload scale) (UNLIMITED when none)
+    rep_active : bool[m]  not departing (may receive accounts)
+    rep_share : float64[m]
+    rep_pool, item_pool : int32[m], int32[k]  eligibility pool (-1: none, e.g. departing rep or
+        item with no eligible rep; an item's pool is its root account's)
+    n_pools : int
+    balance_metric : tuple[str, ...]  metric per balance rule; ``balance_q`` int32[R] row in the
+        metric arrays
+    balance_tol, balance_penalty : float64[R]; balance_hard : bool[R]
+    target, lower, upper : float64[R, m]  in metric units (cents for money)
+    lower_int, upper_int : int64[R, m]  integer-scaled band (ceil lower, floor upper)
+    cur_indptr, cur_rep, cur_count, cur_potential : CSR item → (current owner, member count,
+        their potential) over members with a movable owner; used by per-rep continuity
+    max_moved_accounts : int (-1 = no limit)
+    max_moved_potential : int cents (-1 = no limit) = floor(max_moved_share × total potential)
+    max_moved_per_rep : int (-1 = no limit); counts accounts a rep *loses* to other reps
+    move_cost, w_travel, w_disruption, w_balance : float
+    rules : tuple[str, ...]  rule groups present (see :class:`Rule`)
+    """
+
+    scenario: Scenario
+    mode: Mode
+    n_accounts: int
+    n_reps: int
+    n_items: int
+    rep_ids: tuple[str, ...]
+    item_of: I32
+    item_indptr: I64
+    item_members: I64
+    item_root: I64
+    account_owner: I32
+    account_movable_owner: B
+    account_lock: I32
+    indptr: I64
+    indices: I32
+    pair_item: I32
+    pair_travel: F64
+    pair_moved: I64
+    pair_moved_potential: I64
+    pair_move_units: F64
+    pair_cost: F64
+    metric_names: tuple[str, ...]
+    item_metric: F64
+    item_metric_int: I64
+    metric_scale: F64
+    rep_capacity: F64
+    rep_capacity_int: I64
+    rep_active: B
+    rep_share: F64
+    rep_pool: I32
+    item_pool: I32
+    n_pools: int
+    balance_metric: tuple[str, ...]
+    balance_q: I32
+    balance_tol: F64
+    balance_penalty: F64
+    balance_hard: B
+    target: F64
+    lower: F64
+    upper: F64
+    lower_int: I64
+    upper_int: I64
+    cur_indptr: I64
+    cur_rep: I32
+    cur_count: I64
+    cur_potential: I64
+    max_moved_accounts: int
+    max_moved_potential: int
+    max_moved_per_rep: int
+    move_cost: float
+    w_travel: float
+    w_disruption: float
+    w_balance: float
+    rules: tuple[str, ...]
+    stats: dict[str, float] = field(default_factory=dict)
+
+    # -- convenience ----------------------------------------------------------------------------
+    @property
+    def n_pairs(self) -> int:
+        return int(self.indices.shape[0])
+
+    def metric_row(self, name: str) -> int:
+        return self.metric_names.index(name)
+
+    def candidates(self, item: int) -> I32:
+        return self.indices[self.indptr[item]:self.indptr[item + 1]]
+
+    def has_rule(self, name: str) -> bool:
+        """Whether rule group ``name`` is present (``"balance"`` matches every balance rule)."""
+        return any(r == name or r.startswith(name + "[") for r in self.rules)
+
+    def pair_index(self, item_assignment: npt.ArrayLike) -> I64:
+        """Pair index of each item's assigned rep; -1 where the rep is not a candidate."""
+        a = np.asarray(item_assignment, dtype=np.int64)
+        out = np.full(self.n_items, -1, dtype=np.int64)
+        key_pairs = self.pair_item.astype(np.int64) * (self.n_reps + 1) + self.indices
+        key = np.arange(self.n_items, dtype=np.int64) * (self.n_reps + 1) + np.where(a >= 0, a, 0)
+        pos = np.searchsorted(key_pairs, key)  # pairs are sorted by (item, rep)
+        pos_c = np.minimum(pos, max(len(key_pairs) - 1, 0))
+        ok = (a >= 0) & (pos < len(key_pairs))
+        if len(key_pairs):
+            ok &= key_pairs[pos_c] == key
+        out[ok] = pos_c[ok]
+        return out
+
+    def item_assignment(self, assignment: npt.ArrayLike) -> I32:
+        """Item-level assignment from an account-level one (the root's rep per item)."""
+        a = np.asarray(assignment, dtype=np.int32)
+        return a[self.item_root].astype(np.int32)
+
+    def account_assignment(self, item_assignment: npt.ArrayLike) -> I32:
+        """Account-level assignment (rep per account) from an item-level one."""
+        return np.asarray(item_assignment, dtype=np.int32)[self.item_of].astype(np.int32)
+
+    def rep_totals(self, item_assignment: npt.ArrayLike, q: int) -> F64:
+        """Float total of metric row ``q`` per rep for an item assignment (-1 items ignored)."""
+        a = np.asarray(item_assignment, dtype=np.int64)
+        ok = a >= 0
+        return np.bincount(a[ok], weights=self.item_metric[q][ok],
+                           minlength=self.n_reps).astype(np.float64)
+
+
+def _ro(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    a.flags.writeable = False
+    return a
+
+
+def _decimal_scale(values: F64, name: str, exact: bool) -> float:
+    """Smallest decimal scale (1, 10, 100, 1000) that makes every value an integer."""
+    if exact or values.size == 0:
+        return 1.0
+    finite = values[np.isfinite(values)]
+    big = float(np.abs(finite).sum()) if finite.size else 0.0
+    for s in (1.0, 10.0, 100.0, 1000.0):
+        v = finite * s
+        if np.all(np.abs(v - np.round(v)) <= 1e-9 * np.maximum(1.0, np.abs(v))):
+            if big * s > 2**52:
+                break
+            return s
+    s = 1000.0
+    while s > 1.0 and big * s > 2**52:
+        s /= 10.0
+    warnings.warn(
+        f"metric '{name}' cannot be represented exactly with scale {s:g}; exact backends round "
+        f"each value to 1/{s:g} (max rounding error "
+        f"{float(np.max(np.abs(finite * s - np.round(finite * s))) / s) if finite.size else 0:g})",
+        PrecisionWarning, stacklevel=3,
+    )
+    return s
+
+
+def _account_metric(scenario: Scenario, name: str) -> tuple[F64, bool]:
+    """Float values of a metric per account and whether they are integers by construction."""
+    book = scenario.accounts
+    if name in ("potential", "pipeline"):
+        return np.asarray(getattr(book, name), dtype=np.float64), True
+    if name == "accounts":
+        return np.ones(len(book), dtype=np.float64), True
+    try:
+        return np.asarray(book.metric(name), dtype=np.float64), False
+    except KeyError as exc:
+        raise SpecError(f"balance metric {name!r} is not a column of the account book: "
+                        f"{exc.args[0]}") from None
+
+
+def _families(scenario: Scenario) -> tuple[I32, I64, I64, I64]:
+    """Items: (item_of, item_indptr, item_members, item_root)."""
+    book = scenario.accounts
+    n = len(book)
+    if scenario.spec.rules.families and n and np.any(book.parent >= 0):
+        root = book.family_root()
+        # item order = order of the smallest row in each family (roots need not be the smallest)
+        uniq, inv = np.unique(root, return_inverse=True)
+        first = np.full(len(uniq), n, dtype=np.int64)
+        np.minimum.at(first, inv, np.arange(n, dtype=np.int64))
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        item_of = rank[inv].astype(np.int32)
+        item_root = uniq[order].astype(np.int64)
+    else:
+        item_of = np.arange(n, dtype=np.int32)
+        item_root = np.arange(n, dtype=np.int64)
+    k = len(item_root)
+    members = np.argsort(item_of, kind="stable").astype(np.int64)
+    indptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(np.bincount(item_of, minlength=k), out=indptr[1:])
+    return item_of, indptr, members, item_root
+
+
+def _class_eligibility(scenario: Scenario) -> tuple[I64, B]:
+    """Account class of each account and the (classes × reps) eligibility matrix.
+
+    Only rep activity is *not* applied here (pools use active reps; candidates filter later).
+    """
+    book, roster = scenario.accounts, scenario.reps
+    fields = scenario.spec.rules.eligibility
+    n = len(book)
+    cols = {"segment": book.segment, "vertical": book.vertical, "region": book.region}
+    if not fields or n == 0:
+        cls = np.zeros(n, dtype=np.int64)
+        return cls, np.ones((1 if n else 0, len(roster)), dtype=bool)
+    stacked = np.stack([cols[f].codes.astype(np.int64) for f in fields], axis=1)
+    uniq, cls = np.unique(stacked, axis=0, return_inverse=True)
+    cls = cls.reshape(-1).astype(np.int64)
+    elig = np.ones((len(uniq), len(roster)), dtype=bool)
+    for j, rep in enumerate(roster):
+        for fi, f in enumerate(fields):
+            allowed = getattr(rep, f + "s")
+            if not allowed:
+                continue
+            cat = cols[f]
+            codes = [cat.code_of(v) for v in allowed]
+            elig[:, j] &= np.isin(uniq[:, fi], np.asarray([c for c in codes if c >= 0] or [-9]))
+    return cls, elig
+
+
+def _distances(scenario: Scenario, acc: I64, rep: I32) -> tuple[F64, B]:
+    """Distance of each (account, rep) pair and whether the pair exists (table mode)."""
+    book, roster = scenario.accounts, scenario.reps
+    kind = scenario.spec.objective.distance
+    if kind is DistanceKind.TABLE:
+        table = scenario.distances
+        if table is None:
+            raise SpecError("objective.distance is 'table' but the scenario has no distance table")
+        m = len(roster)
+        a_idx = np.asarray([book.index_of(a) if _has(book, a) else -1
+                            for a in table.account_ids.tolist()], dtype=np.int64)
+        r_idx = np.asarray([roster.index_of(r) if r in roster else -1
+                            for r in table.rep_ids.tolist()], dtype=np.int64)
+        ok = (a_idx >= 0) & (r_idx >= 0)
+        keys = a_idx[ok] * m + r_idx[ok]
+        cost = np.asarray(table.cost, dtype=np.float64)[ok]
+        order = np.argsort(keys, kind="stable")
+        keys, cost = keys[order], cost[order]
+        q = acc * m + rep
+        pos = np.searchsorted(keys, q)
+        pos_c = np.minimum(pos, max(len(keys) - 1, 0))
+        found = (pos < len(keys)) & (keys[pos_c] == q) if len(keys) else np.zeros(len(q), bool)
+        d = np.where(found, cost[pos_c] if len(keys) else 0.0, 0.0)
+        return d, found
+    hx = np.asarray([r.home.x if r.home else np.nan for r in roster], dtype=np.float64)
+    hy = np.asarray([r.home.y if r.home else np.nan for r in roster], dtype=np.float64)
+    if kind is DistanceKind.HAVERSINE or (
+            kind is DistanceKind.AUTO and book.coord_system is CoordSystem.LATLON):
+        d = haversine_km(book.x[acc], book.y[acc], hx[rep], hy[rep])
+    else:
+        d = euclidean(book.x[acc], book.y[acc], hx[rep], hy[rep])
+    return np.nan_to_num(d, nan=0.0), np.ones(len(acc), dtype=bool)
+
+
+def _has(book: object, account_id: str) -> bool:
+    try:
+        book.index_of(account_id)  # type: ignore[attr-defined]
+    except KeyError:
+        return False
+    return True
+
+
+def _travel_weight(scenario: Scenario) -> F64:
+    book = scenario.accounts
+    w = scenario.spec.objective.travel_weighting
+    if w is TravelWeighting.WORKLOAD:
+        return np.asarray(book.workload, dtype=np.float64)
+    if w is TravelWeighting.VISITS:
+        if "visits" not in book.extra:
+            raise SpecError("objective.travel_weighting is 'visits' but the account book has no "
+                            "numeric column 'visits'")
+        return np.nan_to_num(np.asarray(book.extra["visits"], dtype=np.float64), nan=0.0)
+    return np.ones(len(book), dtype=np.float64)
+
+
+def _segment_sum(values: npt.NDArray[Any], seg_id: npt.NDArray[Any],
+                 n_seg: int) -> npt.NDArray[Any]:
+    """Exact per-segment sums (int64 stays int64)."""
+    out = np.zeros(n_seg, dtype=values.dtype)
+    np.add.at(out, seg_id, values)
+    return out
+
+
+def compile(scenario: Scenario) -> ProblemData:  # noqa: A001 - the documented public name
+    """Compile ``scenario`` into :class:`ProblemData` (see the module docstring for semantics).
+
+    Raises :class:`~terraplan.errors.SpecError` when the spec names data the scenario lacks
+    (a balance metric column, the ``visits`` column, a distance table). Infeasibility is never
+    an error here: items may end up with no candidate; diagnostics explain it.
+    """
+    spec = scenario.spec
+    rules = spec.rules
+    book, roster = scenario.accounts, scenario.reps
+    n, m = len(book), len(roster)
+    cont = rules.continuity
+
+    item_of, item_indptr, item_members, item_root = _families(scenario)
+    k = len(item_root)
+    item_size = np.diff(item_indptr)
+
+    rep_active = np.asarray([r.status is not RepStatus.DEPARTING for r in roster], dtype=bool)
+    rep_share = np.asarray([r.target_share for r in roster], dtype=np.float64)
+
+    # -- owners, locks, protected pipeline -----------------------------------------------------
+    owner = current_owner_index(book, roster) if m else np.full(n, -1, np.int32)
+    movable = (owner >= 0) & rep_active[np.maximum(owner, 0)] if m else np.zeros(n, bool)
+    lock = np.full(n, -1, dtype=np.int32)
+    if rules.locks and n:
+        lock = locked_index(book, roster) if m else lock.copy()
+        unknown = (book.locked_to.codes >= 0) & (lock < 0)
+        lock = np.where(unknown, -2, lock).astype(np.int32)
+    protected = np.zeros(n, dtype=bool)
+    if cont.protect_pipeline_above is not None and n:
+        protected = (book.pipeline > cont.protect_pipeline_above) & movable
+        lock = np.where((lock == -1) & protected, owner, lock).astype(np.int32)
+
+    # -- eligibility per class, pools ---------------------------------------------------------
+    cls, elig = _class_eligibility(scenario)
+    n_cls = elig.shape[0]
+    elig_active = elig & rep_active[None, :]
+    # pools: components of bipartite graph classes (0..C-1) <-> reps (C..C+m-1)
+    ci, rj = np.nonzero(elig_active)
+    g = coo_matrix((np.ones(len(ci)), (ci, n_cls + rj)), shape=(n_cls + m, n_cls + m))
+    _, comp = connected_components(g, directed=False)
+    cls_has_rep = elig_active.any(axis=1)
+    # renumber components that contain an active rep as pools 0..n_pools-1
+    rep_comp = comp[n_cls:]
+    pool_comps = np.unique(rep_comp[rep_active]) if m else np.zeros(0, np.int64)
+    comp_to_pool = np.full(n_cls + m, -1, dtype=np.int32)
+    comp_to_pool[pool_comps] = np.arange(len(pool_comps), dtype=np.int32)
+    rep_pool = np.where(rep_active, comp_to_pool[rep_comp], -1).astype(np.int32)
+    cls_pool = np.where(cls_has_rep, comp_to_pool[comp[:n_cls]], -1).astype(np.int32)
+    acc_pool = cls_pool[cls] if n else np.zeros(0, np.int32)
+    item_pool = acc_pool[item_root].astype(np.int32) if k else np.zeros(0, np.int32)
+    n_pools = len(pool_comps)
+
+    # -- candidate pairs: per item, reps eligible for every member ------------------------------
+    # item "class set": singletons and homogeneous families use their class row; mixed families
+    # AND their members' rows (deduplicated by the sorted set of classes, a small Python loop).
+    item_cls = cls[item_root] if k else np.zeros(0, np.int64)
+    mem_cls = cls[item_members] if n else np.zeros(0, np.int64)
+    item_cls_min = np.minimum.reduceat(mem_cls, item_indptr[:-1]) if k else item_cls
+    item_cls_max = np.maximum.reduceat(mem_cls, item_indptr[:-1]) if k else item_cls
+    mixed = np.flatnonzero(item_cls_min != item_cls_max)
+    rows = elig_active
+    if len(mixed):
+        extra: dict[tuple[int, ...], int] = {}
+        new_rows: list[B] = []
+        for t in mixed.tolist():
+            key = tuple(sorted(set(mem_cls[item_indptr[t]:item_indptr[t + 1]].tolist())))
+            if key not in extra:
+                extra[key] = n_cls + len(new_rows)
+                new_rows.append(np.logical_and.reduce(elig_active[list(key)], axis=0))
+            item_cls[t] = extra[key]
+        rows = np.vstack([elig_active, np.asarray(new_rows, dtype=bool)])
+    # CSR of allowed reps per class row
+    row_deg = rows.sum(axis=1).astype(np.int64)
+    row_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(row_deg, out=row_ptr[1:])
+    row_reps = np.nonzero(rows)[1].astype(np.int32)  # row-major: ascending reps per row
+    deg = row_deg[item_cls] if k else np.zeros(0, np.int64)
+    indptr0 = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(deg, out=indptr0[1:])
+    P0 = int(indptr0[-1])
+    pair_item0 = np.repeat(np.arange(k, dtype=np.int64), deg)
+    offs = np.arange(P0, dtype=np.int64) - indptr0[pair_item0]
+    pair_rep0 = row_reps[row_ptr[item_cls[pair_item0]] + offs]
+
+    # expand to (member, rep) pairs for distances, locks and moves
+    sizes = item_size[pair_item0]
+    mp_pair = np.repeat(np.arange(P0, dtype=np.int64), sizes)
+    mp_start = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    mp_off = np.arange(len(mp_pair), dtype=np.int64) - mp_start
+    mp_acc = item_members[item_indptr[pair_item0[mp_pair]] + mp_off]
+    mp_rep = pair_rep0[mp_pair]
+    dist, in_table = _distances(scenario, mp_acc, mp_rep.astype(np.int32))
+    ok = in_table.copy()
+    if rules.max_distance is not None:
+        ok &= dist <= rules.max_distance
+    lk = lock[mp_acc]
+    ok &= (lk == -1) | (lk == mp_rep)
+    bad_per_pair = np.bincount(mp_pair[~ok], minlength=P0)
+    keep = bad_per_pair == 0
+
+    tw = _travel_weight(scenario)
+    travel0 = np.bincount(mp_pair, weights=tw[mp_acc] * dist, minlength=P0)
+    moved_mp = movable[mp_acc] & (owner[mp_acc] != mp_rep)
+    if cont.move_weight == "count":
+        unit = np.ones(n, dtype=np.float64)
+    else:
+        unit = np.asarray(getattr(book, cont.move_weight), dtype=np.float64) / 100.0
+    moved0 = np.bincount(mp_pair, weights=moved_mp.astype(np.float64), minlength=P0)
+    moved_pot0 = _segment_sum(np.where(moved_mp, book.potential[mp_acc], 0).astype(np.int64),
+                              mp_pair, P0)
+    units0 = np.bincount(mp_pair, weights=np.where(moved_mp, unit[mp_acc], 0.0), minlength=P0)
+
+    kept_deg = np.bincount(pair_item0[keep], minlength=k).astype(np.int64)
+    indptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(kept_deg, out=indptr[1:])
+    indices = pair_rep0[keep].astype(np.int32)
+    pair_item = pair_item0[keep].astype(np.int32)
+    pair_travel = travel0[keep]
+    pair_moved = np.rint(moved0[keep]).astype(np.int64)
+    pair_moved_pot = moved_pot0[keep]
+    pair_units = units0[keep]
+    w_t, w_d = spec.objective.travel, spec.objective.disruption
+    pair_cost = w_t * pair_travel + w_d * cont.move_cost * pair_units
+
+    # -- metrics ------------------------------------------------------------------------------
+    names: list[str] = ["workload"]
+    for b in rules.balance:
+        if b.metric not in names:
+            names.append(b.metric)
+    q_n = len(names)
+    item_metric = np.zeros((q_n, k), dtype=np.float64)
+    item_metric_int = np.zeros((q_n, k), dtype=np.int64)
+    scales = np.ones(q_n, dtype=np.float64)
+    acc_vals: list[F64] = []
+    for q, name in enumerate(names):
+        vals, exact = _account_metric(scenario, name)
+        vals = np.nan_to_num(vals, nan=0.0)
+        acc_vals.append(vals)
+        s = _decimal_scale(vals, name, exact)
+        scales[q] = s
+        iv = np.rint(vals * s).astype(np.int64)
+        if k:
+            item_metric[q] = np.add.reduceat(vals[item_members], item_indptr[:-1])
+            item_metric_int[q] = np.add.reduceat(iv[item_members], item_indptr[:-1])
+
+    # capacity (workload is row 0)
+    cap = np.full(m, np.inf, dtype=np.float64)
+    cap_int = np.full(m, UNLIMITED, dtype=np.int64)
+    if rules.capacity:
+        for j, r in enumerate(roster):
+            if r.capacity is not None:
+                cap[j] = r.capacity
+                cap_int[j] = math.floor(r.capacity * scales[0] + 1e-9)
+
+    # balance targets
+    R = len(rules.balance)
+    target = np.zeros((R, m), dtype=np.float64)
+    share_pool = np.bincount(rep_pool[rep_pool >= 0], weights=rep_share[rep_pool >= 0],
+                             minlength=n_pools)
+    for b_i, b in enumerate(rules.balance):
+        vals = acc_vals[names.index(b.metric)]
+        in_pool = acc_pool >= 0
+        pool_total = np.bincount(acc_pool[in_pool], weights=vals[in_pool], minlength=n_pools)
+        has = rep_pool >= 0
+        target[b_i, has] = (pool_total[rep_pool[has]] * rep_share[has]
+                            / share_pool[rep_pool[has]])
+    tol = np.asarray([b.tolerance for b in rules.balance], dtype=np.float64)
+    lower = target * (1.0 - tol[:, None])
+    upper = target * (1.0 + tol[:, None])
+    bq = np.asarray([names.index(b.metric) for b in rules.balance], dtype=np.int32)
+    sc = scales[bq][:, None] if R else np.ones((0, 1))
+    lower_int = np.ceil(lower * sc - 1e-9).astype(np.int64)
+    upper_int = np.floor(upper * sc + 1e-9).astype(np.int64)
+
+    # per-item current-owner composition (movable owners only)
+    mv = movable[item_members]
+    cur_item = item_of[item_members][mv].astype(np.int64)
+    cur_r = owner[item_members][mv].astype(np.int64)
+    key = cur_item * (m + 1) + cur_r
+    ukey, kinv = np.unique(key, return_inverse=True)
+    cur_cnt = np.bincount(kinv, minlength=len(ukey)).astype(np.int64)
+    cur_pot = _segment_sum(book.potential[item_members][mv].astype(np.int64), kinv.reshape(-1),
+                           len(ukey))
+    cur_items = ukey // (m + 1)
+    cur_indptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cur_items, minlength=k), out=cur_indptr[1:])
+    cur_rep = (ukey % (m + 1)).astype(np.int32)
+
+    total_pot = int(book.potential.sum()) if n else 0
+    max_acc = -1 if cont.max_moved_accounts is None else int(cont.max_moved_accounts)
+    max_pot = -1 if cont.max_moved_share is None else int(
+        math.floor(cont.max_moved_share * total_pot + 1e-9))
+    max_rep = -1 if cont.max_moved_per_rep is None else int(cont.max_moved_per_rep)
+
+    present: list[str] = []
+    if rules.eligibility:
+        present.append(Rule.ELIGIBILITY)
+    if not rep_active.all():
+        present.append(Rule.DEPARTURE)
+    if rules.capacity and np.isfinite(cap).any():
+        present.append(Rule.CAPACITY)
+    present += [balance_rule_name(b.metric) for b in rules.balance]
+    if rules.locks and np.any(book.locked_to.codes >= 0):
+        present.append(Rule.LOCKS)
+    if rules.families and np.any(item_size > 1):
+        present.append(Rule.FAMILIES)
+    if rules.max_distance is not None:
+        present.append(Rule.MAX_DISTANCE)
+    if spec.objective.distance is DistanceKind.TABLE:
+        present.append(Rule.DISTANCE_TABLE)
+    if max_acc >= 0 or max_pot >= 0:
+        present.append(Rule.CONTINUITY_BUDGET)
+    if max_rep >= 0:
+        present.append(Rule.CONTINUITY_PER_REP)
+    if cont.move_cost > 0 and spec.objective.disruption > 0:
+        present.append(Rule.MOVE_COST)
+    if cont.protect_pipeline_above is not None:
+        present.append(Rule.PROTECT_PIPELINE)
+    if rules.contiguity:
+        present.append(Rule.CONTIGUITY)
+
+    return ProblemData(
+        scenario=scenario, mode=spec.mode, n_accounts=n, n_reps=m, n_items=k,
+        rep_ids=roster.ids,
+        item_of=_ro(item_of), item_indptr=_ro(item_indptr), item_members=_ro(item_members),
+        item_root=_ro(item_root),
+        account_owner=_ro(np.asarray(owner, dtype=np.int32)),
+        account_movable_owner=_ro(np.asarray(movable, dtype=bool)),
+        account_lock=_ro(lock),
+        indptr=_ro(indptr), indices=_ro(indices), pair_item=_ro(pair_item),
+        pair_travel=_ro(pair_travel), pair_moved=_ro(pair_moved),
+        pair_moved_potential=_ro(pair_moved_pot), pair_move_units=_ro(pair_units),
+        pair_cost=_ro(pair_cost),
+        metric_names=tuple(names), item_metric=_ro(item_metric),
+        item_metric_int=_ro(item_metric_int), metric_scale=_ro(scales),
+        rep_capacity=_ro(cap), rep_capacity_int=_ro(cap_int), rep_active=_ro(rep_active),
+        rep_share=_ro(rep_share), rep_pool=_ro(rep_pool), item_pool=_ro(item_pool),
+        n_pools=n_pools,
+        balance_metric=tuple(b.metric for b in rules.balance), balance_q=_ro(bq),
+        balance_tol=_ro(tol),
+        balance_penalty=_ro(np.asarray([b.penalty for b in rules.balance], dtype=np.float64)),
+        balance_hard=_ro(np.asarray([b.hard for b in rules.balance], dtype=bool)),
+        target=_ro(target), lower=_ro(lower), upper=_ro(upper),
+        lower_int=_ro(lower_int), upper_int=_ro(upper_int),
+        cur_indptr=_ro(cur_indptr), cur_rep=_ro(cur_rep), cur_count=_ro(cur_cnt),
+        cur_potential=_ro(cur_pot),
+        max_moved_accounts=max_acc, max_moved_potential=max_pot, max_moved_per_rep=max_rep,
+        move_cost=float(cont.move_cost), w_travel=float(w_t), w_disruption=float(w_d),
+        w_balance=float(spec.objective.balance), rules=tuple(str(r) for r in present),
+        stats={"pairs_before_filters": float(P0), "pairs": float(len(indices)),
+               "protected_accounts": float(protected.sum())},
+    )
+
+
+# -- objective and feasibility on item assignments (shared by every backend) ------------------
+def balance_penalty(problem: ProblemData, item_assignment: npt.ArrayLike) -> float:
+    """Soft-balance term ``w_balance · Σ_b Σ_r penalty_b · max(0, |T−t|/t − tol_b)``."""
+    total = 0.0
+    for b in range(len(problem.balance_metric)):
+        if problem.balance_hard[b]:
+            continue
+        tot = problem.rep_totals(item_assignment, int(problem.balance_q[b]))
+        t = problem.target[b]
+        pos = t > 0
+        dev = np.abs(tot[pos] - t[pos]) / t[pos] - problem.balance_tol[b]
+        total += float(problem.balance_penalty[b] * np.maximum(dev, 0.0).sum())
+    return problem.w_balance * total
+
+
+def objective(problem: ProblemData, item_assignment: npt.ArrayLike) -> float:
+    """Objective of an item assignment in evaluator units (float).
+
+    Items assigned to a non-candidate rep are costed with their true travel/moves via the pair
+    arrays only when the pair exists; call :func:`hard_violations` first for such plans.
+    """
+    p = problem.pair_index(item_assignment)
+    linear = float(problem.pair_cost[p[p >= 0]].sum())
+    return linear + balance_penalty(problem, item_assignment)
+
+
+def hard_violations(problem: ProblemData, item_assignment: npt.ArrayLike) -> list[str]:
+    """Hard rules an item assignment breaks, as short messages (empty = feasible).
+
+    This is the solver-side check used by backends before returning; the independent
+    re-check is :mod:`terraplan.evaluate`.
+    """
+    a = np.asarray(item_assignment, dtype=np.int64)
+    out: list[str] = []
+    p = problem.pair_index(a)
+    bad = np.flatnonzero(p < 0)
+    if len(bad):
+        out.append(f"{len(bad)} item(s) on a non-candidate rep, e.g. item {int(bad[0])}")
+        return out
+    w = problem.rep_totals(a, 0)
+    over = np.flatnonzero(w > problem.rep_capacity + 1e-9)
+    out += [f"rep {problem.rep_ids[j]} workload {w[j]:.6g} > capacity {problem.rep_capacity[j]:g}"
+            for j in over.tolist()]
+    for b in range(len(problem.balance_metric)):
+        if not problem.balance_hard[b]:
+            continue
+        tot = problem.rep_totals(a, int(problem.balance_q[b]))
+        eps = 1e-9 * np.maximum(1.0, np.abs(problem.target[b]))
+        for j in np.flatnonzero((tot < problem.lower[b] - eps)
+                                | (tot > problem.upper[b] + eps)).tolist():
+            out.append(f"rep {problem.rep_ids[j]} {problem.balance_metric[b]} {tot[j]:.6g} "
+                       f"outside [{problem.lower[b, j]:.6g}, {problem.upper[b, j]:.6g}]")
+    moved = int(problem.pair_moved[p].sum())
+    if problem.max_moved_accounts >= 0 and moved > problem.max_moved_accounts:
+        out.append(f"{moved} accounts moved > budget {problem.max_moved_accounts}")
+    mpot = int(problem.pair_moved_potential[p].sum())
+    if problem.max_moved_potential >= 0 and mpot > problem.max_moved_potential:
+        out.append(f"{mpot} cents of potential moved > budget {problem.max_moved_potential}")
+    if problem.max_moved_per_rep >= 0:
+        lost = moved_per_rep(problem, a)
+        for j in np.flatnonzero(lost > problem.max_moved_per_rep).tolist():
+            out.append(f"rep {problem.rep_ids[j]} loses {int(lost[j])} accounts > "
+                       f"{problem.max_moved_per_rep}")
+    return out
+
+
+def moved_per_rep(problem: ProblemData, item_assignment: npt.ArrayLike) -> I64:
+    """Accounts each (movable) current owner loses to another rep."""
+    a = np.asarray(item_assignment, dtype=np.int64)
+    cur_item = np.repeat(np.arange(problem.n_items), np.diff(problem.cur_indptr))
+    lost = problem.cur_rep != a[cur_item]
+    return np.bincount(problem.cur_rep[lost], weights=problem.cur_count[lost],
+                       minlength=problem.n_reps).astype(np.int64)
+
+
+def decode(
+    problem: ProblemData,
+    assignment: npt.ArrayLike,
+    *,
+    reasons: npt.ArrayLike | None = None,
+    solver: str = "",
+    seed: int | None = None,
+    note: str = "",
+) -> Plan:
+    """A :class:`~terraplan.domain.Plan` from an account-level assignment (rep index per account).
+
+    ``assignment`` has one entry per account in book order (as in
+    :attr:`terraplan.solvers.base.SolveResult.assignment`); use
+    :meth:`ProblemData.account_assignment` to expand an item-level one.
+    """
+    a = np.asarray(assignment, dtype=np.int32)
+    if a.shape != (problem.n_accounts,):
+        raise ValueError(f"assignment must have {problem.n_accounts} entries (one per account); "
+                         f"got shape {a.shape}")
+    sc = problem.scenario
+    return Plan.from_indices(sc.accounts, sc.reps, a, reasons=reasons,
+                             provenance=Provenance(scenario=sc.name, solver=solver, seed=seed,
+                                                   note=note))
+
+
+def encode(problem: ProblemData, plan: Plan) -> I32:
+    """Account-level assignment (rep index per book row, -1 unassigned) of a plan."""
+    sc = problem.scenario
+    return plan.aligned(sc.accounts, sc.reps)
+
+
+__all__: Sequence[str] = (
+    "UNLIMITED", "ProblemData", "Rule", "balance_penalty", "balance_rule_name", "compile",
+    "decode", "encode", "hard_violations", "moved_per_rep", "objective",
+)
