@@ -1,0 +1,177 @@
+"""Data access of the scenario store beyond plain ORM: snapshots, bulk plan I/O, lookups.
+
+Everything here takes an open :class:`~sqlalchemy.orm.Session` inside the caller's transaction,
+so a use case that writes a solve run, a plan and a status change commits them together or not
+at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from terraplan.scenarios.models import PlanRow, Scenario, Snapshot
+from terraplan.scenarios.snapshots import Encoded
+
+#: Rows per ``executemany`` batch on SQLite (and per progress callback on PostgreSQL).
+BATCH_ROWS = 50_000
+
+BatchCallback = Callable[[int, int], None]
+"""Called after each written batch with ``(rows_written, rows_total)``."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PlanArrays:
+    """A stored plan as columns, sorted by account id (codepoint order).
+
+    ``rep_ids[i]`` is ``None`` for an unassigned account; ``reasons[i]`` is ``-1`` when unknown.
+    """
+
+    account_ids: npt.NDArray[np.object_]
+    rep_ids: npt.NDArray[np.object_]
+    reasons: npt.NDArray[np.int16]
+
+    def __len__(self) -> int:
+        return int(self.account_ids.shape[0])
+
+
+def get_or_create_snapshot(session: Session, enc: Encoded, actor: str) -> tuple[Snapshot, bool]:
+    """The snapshot with ``enc``'s content hash, inserting it when new.
+
+    Returns ``(snapshot, created)``. Two concurrent imports of the same content race on the unique
+    ``(kind, sha256)`` constraint; the loser reuses the winner's row (savepoint + re-select).
+    """
+    stmt = select(Snapshot).where(Snapshot.kind == enc.kind, Snapshot.sha256 == enc.sha256)
+    found = session.scalars(stmt).one_or_none()
+    if found is not None:
+        return found, False
+    snap = Snapshot(kind=enc.kind, sha256=enc.sha256, fmt=enc.fmt, n_rows=enc.n_rows,
+                    payload=enc.payload, meta=enc.meta, created_by=actor)
+    try:
+        with session.begin_nested():
+            session.add(snap)
+            session.flush()
+    except IntegrityError:
+        return session.scalars(stmt).one(), False
+    return snap, True
+
+
+def latest_plan_id(session: Session, scenario_id: int) -> int | None:
+    """Id of the newest plan of a scenario (its current plan), or ``None``."""
+    return session.scalar(select(func.max(PlanRow.id)).where(PlanRow.scenario_id == scenario_id))
+
+
+def write_assignments(
+    session: Session,
+    plan_id: int,
+    account_ids: npt.NDArray[np.object_],
+    rep_ids: npt.NDArray[np.object_],
+    reasons: npt.NDArray[np.int16] | None,
+    on_batch: BatchCallback | None = None,
+) -> None:
+    """Bulk-insert a plan's assignments in the session's transaction.
+
+    PostgreSQL: ``COPY ... FROM STDIN`` through psycopg; SQLite: ``executemany`` in batches of
+    :data:`BATCH_ROWS`. Both run on the session's own connection, so they commit or roll back
+    with the rest of the use case.
+    """
+    n = len(account_ids)
+    acc = account_ids.tolist()
+    reps = rep_ids.tolist()
+    rsn: list[Any] = [None] * n if reasons is None else [
+        None if r < 0 else r for r in np.asarray(reasons, dtype=np.int64).tolist()]
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(
+            "COPY assignments (plan_id, account_id, rep_id, reason) FROM STDIN"
+        ) as copy:
+            for start in range(0, n, BATCH_ROWS):
+                stop = min(start + BATCH_ROWS, n)
+                for i in range(start, stop):
+                    copy.write_row((plan_id, acc[i], reps[i], rsn[i]))
+                if on_batch is not None:
+                    on_batch(stop, n)
+        return
+    sql = "INSERT INTO assignments (plan_id, account_id, rep_id, reason) VALUES (?, ?, ?, ?)"
+    for start in range(0, n, BATCH_ROWS):
+        stop = min(start + BATCH_ROWS, n)
+        rows = list(zip([plan_id] * (stop - start), acc[start:stop], reps[start:stop],
+                        rsn[start:stop], strict=True))
+        conn.exec_driver_sql(sql, rows)
+        if on_batch is not None:
+            on_batch(stop, n)
+
+
+def _placeholder(session: Session) -> str:
+    return "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+
+
+def _order_by(session: Session) -> str:
+    # codepoint order on both databases, so two plans read back align row by row and match
+    # numpy's string ordering (PostgreSQL's default collation would sort by locale).
+    return "account_id" if session.get_bind().dialect.name == "sqlite" else 'account_id COLLATE "C"'
+
+
+def read_assignments(session: Session, plan_id: int) -> PlanArrays:
+    """All assignments of a plan as columns, sorted by account id."""
+    ph = _placeholder(session)
+    conn = session.connection()
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.execute(f"SELECT account_id, rep_id, reason FROM assignments WHERE plan_id = {ph} "
+                    f"ORDER BY {_order_by(session)}", (plan_id,))
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    if not rows:
+        empty = np.empty(0, dtype=object)
+        return PlanArrays(empty, empty.copy(), np.empty(0, dtype=np.int16))
+    acc, reps, rsn = zip(*rows, strict=True)
+    account_ids = np.empty(len(acc), dtype=object)
+    account_ids[:] = acc
+    rep_ids = np.empty(len(reps), dtype=object)
+    rep_ids[:] = reps
+    reasons = np.fromiter((-1 if r is None else r for r in rsn), dtype=np.int16, count=len(rsn))
+    return PlanArrays(account_ids, rep_ids, reasons)
+
+
+def page_assignments(
+    session: Session, plan_id: int, *, after: str | None, limit: int, rep_id: str | None,
+) -> list[tuple[str, str | None, int | None]]:
+    """One page of a plan's assignments in account id order (keyset pagination)."""
+    ph = _placeholder(session)
+    where = [f"plan_id = {ph}"]
+    params: list[Any] = [plan_id]
+    if after is not None:
+        where.append(f"account_id > {ph}" if ph == "?" else f'account_id COLLATE "C" > {ph}')
+        params.append(after)
+    if rep_id is not None:
+        where.append(f"rep_id = {ph}")
+        params.append(rep_id)
+    params.append(int(limit))
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.execute(f"SELECT account_id, rep_id, reason FROM assignments WHERE "
+                    f"{' AND '.join(where)} ORDER BY {_order_by(session)} LIMIT {ph}",
+                    tuple(params))
+        return [(a, r, c) for a, r, c in cur.fetchall()]
+    finally:
+        cur.close()
+
+
+def scenarios_by_status(session: Session, cycle_id: int, status: str) -> Iterator[Scenario]:
+    yield from session.scalars(
+        select(Scenario).where(Scenario.cycle_id == cycle_id, Scenario.status == status))
