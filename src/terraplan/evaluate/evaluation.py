@@ -33,8 +33,13 @@ Hard-rule tolerances
 --------------------
 Float rounding must not flip a verdict, so each comparison has a tiny slack: capacity
 ``workload ≤ capacity + 1e-9·max(1, capacity)``; balance band ``|dev| ≤ tolerance + 1e-9``;
-max distance ``d ≤ max_distance·(1 + 1e-9)``; moved potential share ``≤ max_moved_share + 1e-9``.
-Protected pipeline is ``pipeline > protect_pipeline_above`` (strictly above), in integer cents.
+max distance ``d ≤ max_distance·(1 + 1e-9)`` (an unknown distance never violates it).
+Continuity budgets count *counted* moves: ``max_moved_accounts`` bounds their number;
+``max_moved_share`` bounds their potential, in integer cents,
+``≤ floor(max_moved_share × book potential + 1e-9)``; ``max_moved_per_rep`` bounds, per rep, the
+counted moves it *loses* (accounts taken from its current book). Protected pipeline: an account
+with ``pipeline > protect_pipeline_above`` (strictly above, cents) must not be a counted move.
+These match the compiled constraints of :mod:`terraplan.problem`.
 """
 
 from __future__ import annotations
@@ -566,24 +571,21 @@ class _Checker:
                 f"by {n - lim:,}", amount=float(n), limit=float(lim)))
         if cont.max_moved_share is not None:
             share, lim_s = moves.counted_potential_share, cont.max_moved_share
-            if share > lim_s + EPS:
+            total_pot = int(book.potential.sum())
+            if moves.counted_potential > math.floor(lim_s * total_pot + 1e-9):
                 self.add(kind, True, 1, lambda _: Violation(
                     kind, True, f"Plan moves {share * 100:.1f} % of potential "
                     f"({format_cents(moves.counted_potential)}), over the budget of "
                     f"{lim_s * 100:.1f} %", amount=share, limit=lim_s))
         if cont.max_moved_per_rep is not None:
-            cur = f.current
-            g = np.bincount(owner[counted & (owner >= 0)], minlength=f.R)
-            lo = np.bincount(cur[counted], minlength=f.R)  # counted moves have cur >= 0
-            changes = g + lo
+            lo = np.bincount(f.current[counted], minlength=f.R)  # counted moves have cur >= 0
             lim_r = cont.max_moved_per_rep
-            over = np.flatnonzero(changes > lim_r)
+            over = np.flatnonzero(lo > lim_r)
             self.add(kind, True, over.size, lambda k: Violation(
-                kind, True, f"Rep {self.rep(int(over[k]))}'s book changes by "
-                f"{int(changes[over[k]]):,} account(s) (gained {int(g[over[k]]):,}, lost "
-                f"{int(lo[over[k]]):,}), over the per-rep budget of {lim_r:,}",
-                rep_id=self.rep(int(over[k])), amount=float(changes[over[k]]),
-                limit=float(lim_r)))
+                kind, True, f"Rep {self.rep(int(over[k]))} loses {int(lo[over[k]]):,} "
+                f"account(s), over the per-rep budget of {lim_r:,} by "
+                f"{int(lo[over[k]]) - lim_r:,}",
+                rep_id=self.rep(int(over[k])), amount=float(lo[over[k]]), limit=float(lim_r)))
         if cont.protect_pipeline_above is not None:
             thr = cont.protect_pipeline_above
             bad = np.flatnonzero(counted & (book.pipeline > thr))

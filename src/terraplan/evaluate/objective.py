@@ -23,7 +23,8 @@ For a scenario with spec ``s`` and a plan assigning account ``i`` to rep ``o(i)`
 moves*: accounts whose current owner is an active or planned-hire rep of the roster and whose plan
 owner differs (unassigned included). Moves away from a departing rep, or from an owner the roster
 does not know, are forced and never counted. ``u_i`` follows ``continuity.move_weight``:
-``count`` → 1, ``potential`` → potential in cents, ``pipeline`` → open pipeline in cents.
+``count`` → 1, ``potential`` → potential in currency units (cents / 100), ``pipeline`` → open
+pipeline in currency units (cents / 100) — the same units as :mod:`terraplan.problem`.
 
 **Soft balance** ``B = Σ_{k soft} penalty_k · Σ_r max(0, |dev_{k,r}| − tolerance_k)`` over the
 soft balance rules ``k`` (``hard: false``) and the counting reps ``r`` (active or planned hire)
@@ -69,7 +70,7 @@ class ObjectiveBreakdown:
     travel : float
         ``T``: Σ weight × distance (e.g. km·h with workload weighting).
     disruption : float
-        ``D``: move_cost × moved units (count, or cents of potential/pipeline).
+        ``D``: move_cost × moved units (count, or currency units of potential/pipeline).
     balance : float
         ``B``: Σ soft-rule penalty × excess relative deviation.
     compactness : float
@@ -132,10 +133,11 @@ def counted_moves(facts: ScenarioFacts, owner: npt.NDArray[np.int32]) -> npt.NDA
 def move_units(facts: ScenarioFacts) -> FloatArray:
     book = facts.scenario.accounts
     weight = facts.scenario.spec.rules.continuity.move_weight
+    # currency units, not cents, so move_cost reads "per dollar moved"
     if weight == "potential":
-        return np.asarray(book.potential, dtype=np.float64)
+        return np.asarray(book.potential, dtype=np.float64) / 100.0
     if weight == "pipeline":
-        return np.asarray(book.pipeline, dtype=np.float64)
+        return np.asarray(book.pipeline, dtype=np.float64) / 100.0
     return np.ones(facts.n, dtype=np.float64)
 
 
