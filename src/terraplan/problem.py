@@ -254,18 +254,38 @@ class ProblemData:
         """Whether rule group ``name`` is present (``"balance"`` matches every balance rule)."""
         return any(r == name or r.startswith(name + "[") for r in self.rules)
 
+    def pair_lookup(self, items: npt.ArrayLike, reps: npt.ArrayLike) -> I64:
+        """Pair index of each (item, rep); -1 where the rep is not a candidate of the item."""
+        t = np.asarray(items, dtype=np.int64)
+        r = np.asarray(reps, dtype=np.int64)
+        out = np.full(t.shape, -1, dtype=np.int64)
+        if self.n_pairs == 0 or t.size == 0:
+            return out
+        key_pairs = self.pair_item.astype(np.int64) * (self.n_reps + 1) + self.indices
+        key = t * (self.n_reps + 1) + np.where(r >= 0, r, self.n_reps)
+        pos = np.minimum(np.searchsorted(key_pairs, key), self.n_pairs - 1)  # sorted (item, rep)
+        ok = (r >= 0) & (key_pairs[pos] == key)
+        out[ok] = pos[ok]
+        return out
+
     def pair_index(self, item_assignment: npt.ArrayLike) -> I64:
         """Pair index of each item's assigned rep; -1 where the rep is not a candidate."""
-        a = np.asarray(item_assignment, dtype=np.int64)
-        out = np.full(self.n_items, -1, dtype=np.int64)
-        key_pairs = self.pair_item.astype(np.int64) * (self.n_reps + 1) + self.indices
-        key = np.arange(self.n_items, dtype=np.int64) * (self.n_reps + 1) + np.where(a >= 0, a, 0)
-        pos = np.searchsorted(key_pairs, key)  # pairs are sorted by (item, rep)
-        pos_c = np.minimum(pos, max(len(key_pairs) - 1, 0))
-        ok = (a >= 0) & (pos < len(key_pairs))
-        if len(key_pairs):
-            ok &= key_pairs[pos_c] == key
-        out[ok] = pos_c[ok]
+        return self.pair_lookup(np.arange(self.n_items), item_assignment)
+
+    def lost_terms(self) -> list[tuple[int, int, I64, I64]]:
+        """Per current owner ``s``: ``(s, Σ_t c_ts, pairs x_ts, c_ts)`` for per-rep continuity.
+
+        ``c_ts`` counts members of item t currently owned by s (movable owners only); the
+        accounts s loses are ``Σ_t c_ts − Σ_{pairs} c_ts · x_ts``.
+        """
+        cur_item = np.repeat(np.arange(self.n_items, dtype=np.int64), np.diff(self.cur_indptr))
+        idx = self.pair_lookup(cur_item, self.cur_rep)
+        out: list[tuple[int, int, I64, I64]] = []
+        for s in np.unique(self.cur_rep).tolist():
+            sel = self.cur_rep == s
+            present = sel & (idx >= 0)
+            out.append((int(s), int(self.cur_count[sel].sum()), idx[present],
+                        self.cur_count[present]))
         return out
 
     def item_assignment(self, assignment: npt.ArrayLike) -> I32:
@@ -773,6 +793,21 @@ def moved_per_rep(problem: ProblemData, item_assignment: npt.ArrayLike) -> I64:
                        minlength=problem.n_reps).astype(np.int64)
 
 
+def warm_start(problem: ProblemData, assignment: npt.ArrayLike | None) -> I32:
+    """Item-level hint from an account-level assignment (default: the current owners).
+
+    An item takes its root account's rep when that rep is one of its candidates; otherwise the
+    hint is -1 for that item (the backend chooses freely).
+    """
+    a = problem.account_owner if assignment is None else np.asarray(assignment, dtype=np.int32)
+    if a.shape != (problem.n_accounts,):
+        raise ValueError(f"initial assignment must have {problem.n_accounts} entries; "
+                         f"got shape {a.shape}")
+    ia = a[problem.item_root].astype(np.int32)
+    ok = problem.pair_index(ia) >= 0
+    return np.where(ok, ia, -1).astype(np.int32)
+
+
 def decode(
     problem: ProblemData,
     assignment: npt.ArrayLike,
@@ -806,5 +841,5 @@ def encode(problem: ProblemData, plan: Plan) -> I32:
 
 __all__: Sequence[str] = (
     "UNLIMITED", "ProblemData", "Rule", "balance_penalty", "balance_rule_name", "compile",
-    "decode", "encode", "hard_violations", "moved_per_rep", "objective",
+    "decode", "encode", "hard_violations", "moved_per_rep", "objective", "warm_start",
 )
