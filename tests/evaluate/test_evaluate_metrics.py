@@ -224,3 +224,12 @@ def test_per_rep_totals_are_permutation_invariant(data):
     # totals of assigned accounts add up to the book's assigned total
     assigned = [x for x in accts if x.current_owner]
     assert a.metrics["potential"].totals.sum() == sum(x.potential for x in assigned)
+
+
+def test_an_unassigned_account_is_not_a_move(six_accounts):
+    book, roster = six_accounts
+    sc = scenario(book, roster, continuity={"move_cost": 1.0})
+    ev = evaluate(sc, plan({**SWAP, "a6": None}))
+    assert ev.moves.accounts_moved == 2 and ev.moves.lost.tolist() == [1, 1]
+    assert ev.objective.disruption == 2.0
+    assert ev.counts["unassigned"] == 1

@@ -25,9 +25,10 @@ with a positive target (CV, Gini, max/min, share within ±15 % of target); with 
 shares these are exactly the figures of the raw per-rep totals.
 
 *Moves* compare the plan with each account's current owner (``AccountBook.current_owner``). An
-account is *moved* when it has a current owner and the plan gives it to someone else (or to
-nobody). A move is *forced* when the current owner is departing or not in the roster; the other
-moves are *counted*: continuity budgets and the disruption term use counted moves only.
+account is *moved* when it has a current owner and the plan gives it to another rep (an account
+left unassigned is not a move but an ``unassigned`` violation). A move is *forced* when the
+current owner is departing or not in the roster; the other moves are *counted*: continuity
+budgets and the disruption term use counted moves only.
 
 Hard-rule tolerances
 --------------------
@@ -392,7 +393,7 @@ def _evaluate(facts: ScenarioFacts, pf: PlanFacts, *, max_records: int) -> Evalu
     # moves
     cur = facts.current
     has_cur = cur != -1
-    moved = has_cur & (owner != cur)
+    moved = has_cur & (owner >= 0) & (owner != cur)
     counted = counted_moves(facts, owner)
     pot = book.potential
     gained_mask = moved & assigned_mask

@@ -21,8 +21,9 @@ For a scenario with spec ``s`` and a plan assigning account ``i`` to rep ``o(i)`
 
 **Disruption** ``D = continuity.move_cost × Σ_{i ∈ M} u_i`` where ``M`` is the set of *counted
 moves*: accounts whose current owner is an active or planned-hire rep of the roster and whose plan
-owner differs (unassigned included). Moves away from a departing rep, or from an owner the roster
-does not know, are forced and never counted. ``u_i`` follows ``continuity.move_weight``:
+owner is another rep. Moves away from a departing rep, or from an owner the roster does not know,
+are forced and never counted; an account the plan leaves unassigned is not a move (it is an
+``unassigned`` violation). ``u_i`` follows ``continuity.move_weight``:
 ``count`` → 1, ``potential`` → potential in currency units (cents / 100), ``pipeline`` → open
 pipeline in currency units (cents / 100) — the same units as :mod:`terraplan.problem`.
 
@@ -127,7 +128,7 @@ def counted_moves(facts: ScenarioFacts, owner: npt.NDArray[np.int32]) -> npt.NDA
     cur_counts = np.zeros(facts.n, dtype=bool)
     known = cur >= 0
     cur_counts[known] = facts.counting[cur[known]]
-    return cur_counts & (owner != cur)
+    return cur_counts & (owner >= 0) & (owner != cur)
 
 
 def move_units(facts: ScenarioFacts) -> FloatArray:
