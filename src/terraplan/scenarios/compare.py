@@ -1,11 +1,13 @@
 """Plan comparison arithmetic on columns (numpy only; no database, no evaluate import).
 
-The services layer loads two plans and their input books and calls these functions; they are
-vectorised so that comparing two million-account plans costs seconds, not minutes.
+The services layer loads two plans and their input books and calls these functions. Owners are
+integer codes into one rep list shared by both sides, so comparing two million-account plans is a
+handful of vectorised passes, not a million dictionary lookups.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,17 +17,29 @@ from terraplan.domain import AccountBook
 from terraplan.scenarios.repository import PlanArrays
 
 
+def unify_reps(*rep_lists: Iterable[str]) -> tuple[str, ...]:
+    """All rep ids of several lists, first occurrence order."""
+    return tuple(dict.fromkeys(r for reps in rep_lists for r in reps))
+
+
+def remap(codes: npt.NDArray[np.integer], reps: tuple[str, ...],
+          index: dict[str, int]) -> npt.NDArray[np.int64]:
+    """Re-express owner ``codes`` into ``reps`` as codes of ``index`` (-1 stays -1)."""
+    lut = np.asarray([index.get(r, -1) for r in reps] + [-1], dtype=np.int64)
+    return lut[np.asarray(codes, dtype=np.int64)]  # -1 picks the trailing -1
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Aligned:
-    """Two plans on the union of their accounts (sorted by account id).
+    """Two plans on the union of their accounts; owners are codes into a shared rep list.
 
-    ``rep_a``/``rep_b`` are ``None`` where the account is unassigned *or* absent from that plan;
+    ``own_a``/``own_b`` are ``-1`` where the account is unassigned *or* absent from that plan;
     ``in_a``/``in_b`` say which.
     """
 
     account_ids: npt.NDArray[np.object_]
-    rep_a: npt.NDArray[np.object_]
-    rep_b: npt.NDArray[np.object_]
+    own_a: npt.NDArray[np.int64]
+    own_b: npt.NDArray[np.int64]
     reason_a: npt.NDArray[np.int16]
     reason_b: npt.NDArray[np.int16]
     in_a: npt.NDArray[np.bool_]
@@ -33,60 +47,54 @@ class Aligned:
 
     def moved(self) -> npt.NDArray[np.bool_]:
         """Accounts present in both plans whose owner differs (an unassignment counts)."""
-        both = self.in_a & self.in_b
-        return both & (self.rep_a != self.rep_b)
+        return self.in_a & self.in_b & (self.own_a != self.own_b)
 
 
-def align(a: PlanArrays, b: PlanArrays) -> Aligned:
-    """Put two plans side by side by account id."""
+def align(a: PlanArrays, own_a: npt.NDArray[np.int64], b: PlanArrays,
+          own_b: npt.NDArray[np.int64]) -> Aligned:
+    """Put two plans side by side by account id (``own_*`` already in a shared rep list)."""
     if len(a) == len(b) and np.array_equal(a.account_ids, b.account_ids):
         ones = np.ones(len(a), dtype=np.bool_)
-        return Aligned(a.account_ids, a.rep_ids, b.rep_ids, a.reasons, b.reasons, ones,
-                       ones.copy())
+        return Aligned(a.account_ids, own_a, own_b, a.reasons, b.reasons, ones, ones.copy())
     ua = np.asarray(a.account_ids, dtype=str)
     ub = np.asarray(b.account_ids, dtype=str)
     ids, inv = np.unique(np.concatenate([ua, ub]), return_inverse=True)
     n = len(ids)
     ia, ib = inv[: len(ua)], inv[len(ua):]
-    rep_a = np.full(n, None, dtype=object)
-    rep_b = np.full(n, None, dtype=object)
-    reason_a = np.full(n, -1, dtype=np.int16)
-    reason_b = np.full(n, -1, dtype=np.int16)
+    oa = np.full(n, -1, dtype=np.int64)
+    ob = np.full(n, -1, dtype=np.int64)
+    ra = np.full(n, -1, dtype=np.int16)
+    rb = np.full(n, -1, dtype=np.int16)
     in_a = np.zeros(n, dtype=np.bool_)
     in_b = np.zeros(n, dtype=np.bool_)
-    rep_a[ia], reason_a[ia], in_a[ia] = a.rep_ids, a.reasons, True
-    rep_b[ib], reason_b[ib], in_b[ib] = b.rep_ids, b.reasons, True
-    return Aligned(np.asarray(ids, dtype=object), rep_a, rep_b, reason_a, reason_b, in_a, in_b)
+    oa[ia], ra[ia], in_a[ia] = own_a, a.reasons, True
+    ob[ib], rb[ib], in_b[ib] = own_b, b.reasons, True
+    return Aligned(np.asarray(ids, dtype=object), oa, ob, ra, rb, in_a, in_b)
 
 
 def book_rows(book: AccountBook, account_ids: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
     """Row of each account id in ``book`` (-1 when absent)."""
     if len(account_ids) == len(book) and np.array_equal(account_ids, book.ids):
         return np.arange(len(book), dtype=np.int64)
+    if len(book) == 0:
+        return np.full(len(account_ids), -1, dtype=np.int64)
     bid = np.asarray(book.ids, dtype=str)
     order = np.argsort(bid, kind="stable")
     sorted_ids = bid[order]
     q = np.asarray(account_ids, dtype=str)
-    pos = np.searchsorted(sorted_ids, q)
-    pos_c = np.minimum(pos, max(len(sorted_ids) - 1, 0))
-    hit = (pos < len(sorted_ids)) & (sorted_ids[pos_c] == q) if len(sorted_ids) else \
-        np.zeros(len(q), dtype=np.bool_)
-    return np.where(hit, order[pos_c], -1).astype(np.int64)
-
-
-def rep_codes(rep_ids: npt.NDArray[np.object_], reps: tuple[str, ...]) -> npt.NDArray[np.int64]:
-    """Index of each account's rep in ``reps`` (-1 for ``None`` or an unknown rep)."""
-    lut: dict[str | None, int] = {r: i for i, r in enumerate(reps)}
-    get = lut.get
-    return np.fromiter((get(r, -1) for r in rep_ids.tolist()), dtype=np.int64,
-                       count=len(rep_ids))
+    pos = np.minimum(np.searchsorted(sorted_ids, q), len(sorted_ids) - 1)
+    hit = sorted_ids[pos] == q
+    return np.where(hit, order[pos], -1).astype(np.int64)
 
 
 def per_rep_totals(
     book: AccountBook, rows: npt.NDArray[np.int64], codes: npt.NDArray[np.int64], n_reps: int,
     metric: str,
 ) -> npt.NDArray[np.float64]:
-    """Total of ``metric`` per rep for the accounts ``rows`` of ``book`` owned by ``codes``."""
+    """Total of ``metric`` per rep for the accounts ``rows`` of ``book`` owned by ``codes``.
+
+    Raises ``KeyError`` when the book has no such metric.
+    """
     values = book.metric(metric)
     ok = (rows >= 0) & (codes >= 0)
     return np.bincount(codes[ok], weights=values[rows[ok]], minlength=n_reps).astype(np.float64)

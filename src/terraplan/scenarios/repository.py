@@ -7,12 +7,16 @@ at all.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,17 +33,56 @@ BatchCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True, slots=True, eq=False)
 class PlanArrays:
-    """A stored plan as columns, sorted by account id (codepoint order).
+    """A stored plan as columns, in the order it was written (usually its book's row order).
 
-    ``rep_ids[i]`` is ``None`` for an unassigned account; ``reasons[i]`` is ``-1`` when unknown.
+    ``owner[i]`` indexes ``rep_ids`` (``-1`` = unassigned); ``reasons[i]`` is a
+    :class:`~terraplan.domain.Reason` code or ``-1`` when unknown.
     """
 
     account_ids: npt.NDArray[np.object_]
-    rep_ids: npt.NDArray[np.object_]
+    owner: npt.NDArray[np.int32]
+    rep_ids: tuple[str, ...]
     reasons: npt.NDArray[np.int16]
 
     def __len__(self) -> int:
         return int(self.account_ids.shape[0])
+
+    def owner_ids(self, idx: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.object_]:
+        """Owner rep id per account (``None`` when unassigned), optionally for rows ``idx``."""
+        lut = np.asarray([*self.rep_ids, None], dtype=object)
+        return lut[self.owner if idx is None else self.owner[idx]]
+
+
+def encode_plan(plan: PlanArrays) -> bytes:
+    """The plan columns as zstd Parquet (rep ids in the schema metadata)."""
+    table = pa.table({
+        "account_id": pa.array(plan.account_ids, type=pa.large_string()),
+        "owner": pa.array(np.asarray(plan.owner, dtype=np.int32)),
+        "reason": pa.array(np.asarray(plan.reasons, dtype=np.int16)),
+    }).replace_schema_metadata({"terraplan": json.dumps({"rep_ids": list(plan.rep_ids)})})
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd", row_group_size=max(len(plan), 1))
+    return buf.getvalue()
+
+
+def decode_plan(payload: bytes) -> PlanArrays:
+    table = pq.read_table(io.BytesIO(payload))
+    meta = json.loads((table.schema.metadata or {}).get(b"terraplan", b"{}"))
+    acc = table.column("account_id").to_numpy()
+    return PlanArrays(
+        account_ids=np.asarray(acc, dtype=object),
+        owner=np.asarray(table.column("owner").to_numpy(), dtype=np.int32),
+        rep_ids=tuple(meta.get("rep_ids", ())),
+        reasons=np.asarray(table.column("reason").to_numpy(), dtype=np.int16),
+    )
+
+
+def read_plan(session: Session, plan_id: int) -> PlanArrays:
+    """A stored plan's columns (from its Parquet payload)."""
+    payload = session.scalar(select(PlanRow.payload).where(PlanRow.id == plan_id))
+    if payload is None:
+        raise KeyError(plan_id)
+    return decode_plan(payload)
 
 
 def get_or_create_snapshot(session: Session, enc: Encoded, actor: str) -> tuple[Snapshot, bool]:
@@ -69,12 +112,7 @@ def latest_plan_id(session: Session, scenario_id: int) -> int | None:
 
 
 def write_assignments(
-    session: Session,
-    plan_id: int,
-    account_ids: npt.NDArray[np.object_],
-    rep_ids: npt.NDArray[np.object_],
-    reasons: npt.NDArray[np.int16] | None,
-    on_batch: BatchCallback | None = None,
+    session: Session, plan_id: int, plan: PlanArrays, on_batch: BatchCallback | None = None,
 ) -> None:
     """Bulk-insert a plan's assignments in the session's transaction.
 
@@ -82,11 +120,10 @@ def write_assignments(
     :data:`BATCH_ROWS`. Both run on the session's own connection, so they commit or roll back
     with the rest of the use case.
     """
-    n = len(account_ids)
-    acc = account_ids.tolist()
-    reps = rep_ids.tolist()
-    rsn: list[Any] = [None] * n if reasons is None else [
-        None if r < 0 else r for r in np.asarray(reasons, dtype=np.int64).tolist()]
+    n = len(plan)
+    acc = plan.account_ids.tolist()
+    reps = plan.owner_ids().tolist()
+    rsn: list[Any] = [None if r < 0 else r for r in plan.reasons.tolist()]
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
@@ -116,34 +153,9 @@ def _placeholder(session: Session) -> str:
 
 
 def _order_by(session: Session) -> str:
-    # codepoint order on both databases, so two plans read back align row by row and match
-    # numpy's string ordering (PostgreSQL's default collation would sort by locale).
+    # codepoint order on both databases (PostgreSQL's default collation sorts by locale), so
+    # pages follow the same order everywhere and match numpy's string ordering
     return "account_id" if session.get_bind().dialect.name == "sqlite" else 'account_id COLLATE "C"'
-
-
-def read_assignments(session: Session, plan_id: int) -> PlanArrays:
-    """All assignments of a plan as columns, sorted by account id."""
-    ph = _placeholder(session)
-    conn = session.connection()
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    cur = raw.cursor()
-    try:
-        cur.execute(f"SELECT account_id, rep_id, reason FROM assignments WHERE plan_id = {ph} "
-                    f"ORDER BY {_order_by(session)}", (plan_id,))
-        rows = cur.fetchall()
-    finally:
-        cur.close()
-    if not rows:
-        empty = np.empty(0, dtype=object)
-        return PlanArrays(empty, empty.copy(), np.empty(0, dtype=np.int16))
-    acc, reps, rsn = zip(*rows, strict=True)
-    account_ids = np.empty(len(acc), dtype=object)
-    account_ids[:] = acc
-    rep_ids = np.empty(len(reps), dtype=object)
-    rep_ids[:] = reps
-    reasons = np.fromiter((-1 if r is None else r for r in rsn), dtype=np.int16, count=len(rsn))
-    return PlanArrays(account_ids, rep_ids, reasons)
 
 
 def page_assignments(

@@ -7,7 +7,8 @@ as canonical JSON.
 
 Canonical account serialisation, hashed column by column in a fixed order: the column name, then
 for text columns the null mask, the int64 offsets and the UTF-8 bytes of the values (categoricals
-are hashed by *value*, so two books whose category codes differ only in order hash alike); for
+are hashed by *value* — the sorted categories in use, then the codes renumbered to that order —
+so two books whose category codes differ only in order hash alike); for
 numeric columns the little-endian bytes of the array; extra metrics in name order.
 """
 
@@ -75,9 +76,18 @@ def _hash_text(h: Any, arr: pa.Array) -> None:
         h.update(memoryview(bufs[2])[int(offsets[0]): int(offsets[-1])])
 
 
-def _categorical_values(c: Categorical) -> npt.NDArray[np.object_]:
-    lut = np.asarray([*c.categories, None], dtype=object)
-    return lut[c.codes]  # code -1 picks the trailing None
+def _hash_categorical(h: Any, c: Categorical) -> None:
+    # by value and independent of code order: keep the categories in use, sort them, and
+    # renumber the codes to that order (pure numpy; no per-row strings)
+    codes = np.asarray(c.codes, dtype=np.int64)
+    used = np.unique(codes[codes >= 0])
+    cats = np.asarray(c.categories, dtype=object)[used] if len(used) else np.empty(0, object)
+    order = np.argsort(np.asarray(cats, dtype=str), kind="stable") if len(cats) else used
+    rank = np.full(len(c.categories) + 1, -1, dtype=np.int64)
+    rank[used[order]] = np.arange(len(used))
+    canon = rank[codes]  # code -1 picks the trailing -1
+    _hash_text(h, _text_array(cats[order] if len(cats) else cats))
+    h.update(canon.astype("<i4").tobytes())
 
 
 def hash_accounts(book: AccountBook) -> str:
@@ -97,7 +107,7 @@ def hash_accounts(book: AccountBook) -> str:
         h.update(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes())
     for name in _CATEGORICALS:
         tag(name)
-        _hash_text(h, _text_array(_categorical_values(getattr(book, name))))
+        _hash_categorical(h, getattr(book, name))
     for name in sorted(book.extra):
         tag(_EXTRA_PREFIX + name)
         h.update(np.ascontiguousarray(book.extra[name], dtype="<f8").tobytes())

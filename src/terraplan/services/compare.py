@@ -18,7 +18,14 @@ import numpy as np
 import numpy.typing as npt
 
 from terraplan.domain import AccountBook, Reason, RepRoster
-from terraplan.scenarios.compare import align, book_rows, fairness, per_rep_totals, rep_codes
+from terraplan.scenarios.compare import (
+    align,
+    book_rows,
+    fairness,
+    per_rep_totals,
+    remap,
+    unify_reps,
+)
 from terraplan.scenarios.repository import PlanArrays
 
 
@@ -203,56 +210,56 @@ class SideData:
 
 
 def current_plan_arrays(book: AccountBook) -> PlanArrays:
-    """The CRM's current ownership of a book as plan columns (sorted by account id)."""
-    ids = np.asarray(book.ids, dtype=str)
-    order = np.argsort(ids, kind="stable")
-    lut = np.asarray([*book.current_owner.categories, None], dtype=object)
-    owners = lut[book.current_owner.codes]
-    return PlanArrays(np.asarray(book.ids, dtype=object)[order], owners[order],
+    """The CRM's current ownership of a book as plan columns (book order)."""
+    return PlanArrays(np.asarray(book.ids, dtype=object),
+                      np.asarray(book.current_owner.codes, dtype=np.int32),
+                      tuple(book.current_owner.categories),
                       np.full(len(book), -1, dtype=np.int16))
+
+
+_NO_FAIRNESS: dict[str, float | None] = {"cv": None, "gini": None, "max_over_min": None,
+                                         "max_abs_dev": None}
 
 
 def build_comparison(a: SideData, b: SideData) -> Comparison:
     """Compare two loaded sides (see :class:`Comparison`)."""
-    al = align(a.plan, b.plan)
+    # one rep list for both sides: rosters first (fairness is over planned reps), then any
+    # owner only a plan knows (e.g. a departed rep in the CRM's current ownership)
+    reps = unify_reps(a.roster.ids, b.roster.ids, a.plan.rep_ids, b.plan.rep_ids)
+    index = {r: i for i, r in enumerate(reps)}
+    n = len(reps)
+    own_a = remap(a.plan.owner, a.plan.rep_ids, index)
+    own_b = remap(b.plan.owner, b.plan.rep_ids, index)
+    al = align(a.plan, own_a, b.plan, own_b)
     moved = al.moved()
-    moves = Moves(al.account_ids[moved], al.rep_a[moved], al.rep_b[moved], al.reason_b[moved])
+    lut = np.asarray([*reps, None], dtype=object)
+    moves = Moves(al.account_ids[moved], lut[al.own_a[moved]], lut[al.own_b[moved]],
+                  al.reason_b[moved])
 
     # moved potential, priced on B's book (the plan being proposed)
     rows_b = book_rows(b.book, al.account_ids[moved])
-    ok = rows_b >= 0
-    moved_potential = int(b.book.potential[rows_b[ok]].sum())
+    moved_potential = int(b.book.potential[rows_b[rows_b >= 0]].sum())
 
-    rep_ids: list[str] = list(dict.fromkeys([*a.roster.ids, *b.roster.ids]))
-    for arr in (al.rep_a, al.rep_b):  # owners unknown to both rosters still get a row
-        for r in set(arr.tolist()):
-            if r is not None and r not in rep_ids:
-                rep_ids.append(r)
-    reps = tuple(rep_ids)
-    n = len(reps)
     shares = np.asarray([
         (b.roster.get(r).target_share if r in b.roster else
          a.roster.get(r).target_share if r in a.roster else 1.0) for r in reps])
     metrics = tuple(dict.fromkeys(["accounts", *a.balanced, *b.balanced]))
 
-    def side_totals(sd: SideData) -> tuple[dict[str, npt.NDArray[np.float64]],
-                                            npt.NDArray[np.int64]]:
+    def side_totals(sd: SideData, own: npt.NDArray[np.int64]) -> dict[
+            str, npt.NDArray[np.float64]]:
         rows = book_rows(sd.book, sd.plan.account_ids)
-        codes = rep_codes(sd.plan.rep_ids, reps)
         out: dict[str, npt.NDArray[np.float64]] = {}
         for m in metrics:
             try:
-                out[m] = per_rep_totals(sd.book, rows, codes, n, m)
+                out[m] = per_rep_totals(sd.book, rows, own, n, m)
             except KeyError:  # metric not in this book: no figure rather than a wrong zero
                 out[m] = np.full(n, np.nan)
-        return out, codes
+        return out
 
-    tot_a, _ = side_totals(a)
-    tot_b, _ = side_totals(b)
-    out_codes = rep_codes(moves.from_rep, reps)
-    in_codes = rep_codes(moves.to_rep, reps)
-    acc_out = np.bincount(out_codes[out_codes >= 0], minlength=n)
-    acc_in = np.bincount(in_codes[in_codes >= 0], minlength=n)
+    tot_a, tot_b = side_totals(a, own_a), side_totals(b, own_b)
+    fa, fb = al.own_a[moved], al.own_b[moved]
+    acc_out = np.bincount(fa[fa >= 0], minlength=n)
+    acc_in = np.bincount(fb[fb >= 0], minlength=n)
 
     def money(d: Mapping[str, int] | None, r: str) -> int | None:
         return None if d is None else int(d.get(r, 0))
@@ -273,13 +280,10 @@ def build_comparison(a: SideData, b: SideData) -> Comparison:
     for m in metrics:
         fair[m] = {}
         for label, sd, tot in (("a", a, tot_a), ("b", b, tot_b)):
-            idx = np.asarray([reps.index(r) for r in sd.roster.ids], dtype=np.int64)
+            idx = np.asarray([index[r] for r in sd.roster.ids], dtype=np.int64)
             vals = tot[m][idx] if len(idx) else np.empty(0)
-            if np.isnan(vals).any():
-                fair[m][label] = {"cv": None, "gini": None, "max_over_min": None,
-                                  "max_abs_dev": None}
-            else:
-                fair[m][label] = fairness(vals, shares[idx])
+            fair[m][label] = (dict(_NO_FAIRNESS) if np.isnan(vals).any()
+                              else fairness(vals, shares[idx]))
     return Comparison(
         a=a.side, b=b.side, n_accounts=int((al.in_a & al.in_b).sum()),
         only_in_a=int((al.in_a & ~al.in_b).sum()), only_in_b=int((al.in_b & ~al.in_a).sum()),

@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from terraplan import __version__
@@ -43,10 +43,12 @@ from terraplan.scenarios.lifecycle import (
 )
 from terraplan.scenarios.repository import (
     BatchCallback,
+    PlanArrays,
+    encode_plan,
     get_or_create_snapshot,
     latest_plan_id,
     page_assignments,
-    read_assignments,
+    read_plan,
     write_assignments,
 )
 from terraplan.scenarios.snapshots import (
@@ -456,7 +458,7 @@ class Workspace:
         new = m.PlanRow(scenario_id=to.id, solve_run_id=None, n_accounts=src.n_accounts,
                         n_assigned=src.n_assigned, rep_ids=list(src.rep_ids),
                         provenance={**src.provenance, "copied_from_plan": plan_id},
-                        created_by=actor)
+                        payload=src.payload, created_by=actor)
         s.add(new)
         s.flush()
         s.connection().exec_driver_sql(
@@ -646,21 +648,22 @@ class Workspace:
             raise ParameterError(
                 f"plan assigns accounts to reps not in scenario '{sc.name}''s roster: "
                 f"{sorted(unknown)[:10]}")
-        lut = np.asarray([*plan.rep_ids, None], dtype=object)
-        reps = lut[plan.owner]
-        reasons = None if plan.reasons is None else plan.reasons.astype(np.int16)
+        arrays = PlanArrays(
+            account_ids=plan.account_ids, owner=plan.owner, rep_ids=tuple(plan.rep_ids),
+            reasons=(np.full(len(plan), -1, dtype=np.int16) if plan.reasons is None
+                     else plan.reasons.astype(np.int16)))
         prov = plan.provenance
         row = m.PlanRow(scenario_id=sc.id, solve_run_id=run_id, n_accounts=len(plan),
                         n_assigned=int((plan.owner >= 0).sum()), rep_ids=list(plan.rep_ids),
                         provenance={"scenario": prov.scenario, "solver": prov.solver,
                                     "seed": prov.seed, "created_at": prov.created_at,
                                     "note": prov.note},
-                        created_by=actor)
+                        payload=encode_plan(arrays), created_by=actor)
         s.add(row)
         s.flush()
         try:
             with s.begin_nested():
-                write_assignments(s, row.id, plan.account_ids, reps, reasons, on_batch)
+                write_assignments(s, row.id, arrays, on_batch)
         except IntegrityError as exc:
             raise ParameterError(f"the plan lists an account twice: {exc.orig}") from None
         if sc.status != ScenarioStatus.SOLVED.value:
@@ -724,19 +727,10 @@ class Workspace:
             pid = self._plan_id(s, sc, plan_id)
             row = s.get(m.PlanRow, pid)
             assert row is not None
-            arrays = read_assignments(s, pid)
-            book = self._book(s, sc.accounts_snapshot_id)
-        from terraplan.scenarios.compare import book_rows, rep_codes
-
-        reps = tuple(row.rep_ids)
-        rows = book_rows(book, arrays.account_ids)
-        order = np.argsort(np.where(rows >= 0, rows, len(book) + np.arange(len(rows))),
-                           kind="stable")
-        codes = rep_codes(arrays.rep_ids, reps)[order].astype(np.int32)
-        reasons = arrays.reasons[order]
+            arrays = read_plan(s, pid)
         p = row.provenance
-        return Plan(account_ids=arrays.account_ids[order].copy(), owner=codes, rep_ids=reps,
-                    reasons=None if (reasons < 0).all() else reasons.astype(np.int8),
+        return Plan(account_ids=arrays.account_ids, owner=arrays.owner, rep_ids=arrays.rep_ids,
+                    reasons=None if (arrays.reasons < 0).all() else arrays.reasons.astype(np.int8),
                     provenance=Provenance(scenario=p.get("scenario", sc.name),
                                           solver=p.get("solver", ""), seed=p.get("seed"),
                                           created_at=p.get("created_at", ""),
@@ -765,8 +759,9 @@ class Workspace:
         with self._tx(write=False) as s:
             sc = self._scenario(s, ref)
             pid = self._plan_id(s, sc, plan_id)
-            arrays = read_assignments(s, pid)
+            arrays = read_plan(s, pid)
             name = sc.name
+        owners = arrays.owner_ids().tolist()
         reasons = [None if r is None else r.name.lower()
                    for r in (_reason(c) for c in arrays.reasons.tolist())]
 
@@ -775,12 +770,12 @@ class Workspace:
                 w = csv.writer(f)
                 w.writerow(["account_id", "rep_id", "reason"])
                 w.writerows(zip(arrays.account_ids.tolist(),
-                                [r or "" for r in arrays.rep_ids.tolist()],
+                                [r or "" for r in owners],
                                 [r or "" for r in reasons], strict=True))
             else:
                 json.dump({"scenario": name, "plan_id": pid, "assignments": [
                     {"account_id": a, "rep_id": r, "reason": c} for a, r, c in
-                    zip(arrays.account_ids.tolist(), arrays.rep_ids.tolist(), reasons,
+                    zip(arrays.account_ids.tolist(), owners, reasons,
                         strict=True)]}, f)
 
         if isinstance(target, str | Path):
@@ -797,30 +792,38 @@ class Workspace:
         Without ``cycle``: the active plan activated most recently (most stores have one).
         One indexed query: active scenario → its latest plan → the (plan, account) key.
         """
-        S, P, A, C = m.Scenario, m.PlanRow, m.Assignment, m.PlanningCycle
-        P2 = aliased(m.PlanRow)
-        latest = (select(func.max(P2.id)).where(P2.scenario_id == S.id).correlate(S)
-                  .scalar_subquery())
-        stmt = (select(A.rep_id, A.reason, S.id, S.name, C.name, A.plan_id)
-                .join(P, P.id == A.plan_id).join(S, S.id == P.scenario_id)
-                .join(C, C.id == S.cycle_id)
-                .where(S.status == ScenarioStatus.ACTIVE.value, A.account_id == account_id,
-                       P.id == latest)
-                .order_by(S.updated_at.desc()).limit(1))
-        if cycle is not None:
-            stmt = stmt.where(C.name == cycle)
-        with self._read() as s:
-            row = s.execute(stmt).first()
-            if row is None:
-                active = s.scalar(select(func.count()).select_from(S).where(
-                    S.status == ScenarioStatus.ACTIVE.value))
-                s.rollback()
+        # The CRM calls this at every account update: plain DBAPI, two prepared statements in
+        # one read transaction, no ORM (statement building would cost more than the queries).
+        sqlite = self.engine.dialect.name == "sqlite"
+        ph = "?" if sqlite else "%s"
+        head_sql = (
+            "SELECT s.id, s.name, c.name, (SELECT max(p.id) FROM plans p "
+            "WHERE p.scenario_id = s.id) FROM scenarios s "
+            "JOIN planning_cycles c ON c.id = s.cycle_id WHERE s.status = 'active'"
+            + (f" AND c.name = {ph}" if cycle is not None else "")
+            + " ORDER BY s.updated_at DESC LIMIT 1")
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            if sqlite:
+                cur.execute("BEGIN")
+            cur.execute(head_sql, (cycle,) if cycle is not None else ())
+            head = cur.fetchone()
+            row = None
+            if head is not None and head[3] is not None:
+                cur.execute(f"SELECT rep_id, reason FROM assignments WHERE plan_id = {ph} "
+                            f"AND account_id = {ph}", (head[3], account_id))
+                row = cur.fetchone()
+            cur.close()
+        finally:
+            raw.rollback()
+            raw.close()
+        if head is None or head[3] is None:
+            raise NotFoundError("there is no active plan" +
+                                (f" in cycle {cycle!r}" if cycle else ""))
         if row is None:
-            if not active:
-                raise NotFoundError("there is no active plan" +
-                                    (f" in cycle {cycle!r}" if cycle else ""))
             raise NotFoundError(f"account {account_id!r} is not in the active plan")
-        return OwnerInfo(account_id, row[0], _reason(row[1]), row[2], row[3], row[4], row[5])
+        return OwnerInfo(account_id, row[0], _reason(row[1]), head[0], head[1], head[2], head[3])
 
     # -- quotas, comp, metrics -----------------------------------------------------------------
     def record_quotas(
@@ -971,7 +974,7 @@ class Workspace:
         comps = self._comps(s, sc.id)
         return SideData(
             side=Side(label, sc.id, sc.name, pid, sc.status),
-            plan=read_assignments(s, pid), book=self._book(s, sc.accounts_snapshot_id),
+            plan=read_plan(s, pid), book=self._book(s, sc.accounts_snapshot_id),
             roster=self._roster(s, sc.reps_snapshot_id),
             balanced=tuple(b.metric for b in spec.rules.balance),
             quota_per_rep=None if quotas is None else quotas.per_rep(),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 20:19:36.658111
+Create Date: 2026-11-22
 """
 
 # ruff: noqa: E501
@@ -159,6 +159,7 @@ def upgrade() -> None:
     sa.Column('n_assigned', sa.Integer(), nullable=False),
     sa.Column('rep_ids', sa.JSON(), nullable=False),
     sa.Column('provenance', sa.JSON(), nullable=False),
+    sa.Column('payload', sa.LargeBinary(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['scenario_id'], ['scenarios.id'], name=op.f('fk_plans_scenario_id_scenarios')),
