@@ -233,3 +233,15 @@ def test_an_unassigned_account_is_not_a_move(six_accounts):
     assert ev.moves.accounts_moved == 2 and ev.moves.lost.tolist() == [1, 1]
     assert ev.objective.disruption == 2.0
     assert ev.counts["unassigned"] == 1
+
+
+def test_spec_errors_name_the_problem(six_accounts):
+    from terraplan.errors import SpecError
+
+    book, roster = six_accounts
+    with pytest.raises(SpecError, match="'revenue'"):
+        evaluate(scenario(book, roster, balance=[{"metric": "revenue"}]), plan(SWAP))
+    with pytest.raises(SpecError, match="'visits'"):
+        evaluate(scenario(book, roster, objective={"travel_weighting": "visits"}), plan(SWAP))
+    with pytest.raises(SpecError, match="no distance table"):
+        evaluate(scenario(book, roster, objective={"distance": "table"}), plan(SWAP))

@@ -57,8 +57,10 @@ def test_bad_inputs_raise_parameter_error():
         band_share([1, 2], band=-0.1)
 
 
-values = st.lists(st.floats(min_value=0, max_value=1e9, allow_nan=False), min_size=1,
-                  max_size=50)
+# zero or a realistic magnitude: subnormal floats underflow to 0 when scaled, which is not a
+# property of the measures
+values = st.lists(st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=1e9)),
+                  min_size=1, max_size=50)
 
 
 @settings(max_examples=200, deadline=None)

@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from terraplan.domain import (
+    BUILTIN_METRICS,
     AccountBook,
     CoordSystem,
     DistanceKind,
@@ -41,6 +42,8 @@ from terraplan.domain import (
     Scenario,
     TravelWeighting,
 )
+from terraplan.errors import SpecError
+from terraplan.evaluate.geounit import UnitGraph, unit_graph
 from terraplan.geo.distance import euclidean, haversine_km
 
 IntArray = npt.NDArray[np.int64]
@@ -94,6 +97,7 @@ class ScenarioFacts:
     root: IntArray  # (n,) family root row
     travel_weight: FloatArray  # (n,) per-account travel weight
     mode: str  # haversine | euclidean | table
+    units: UnitGraph | None  # geo-unit mode only
     _table: dict[str, Any]
 
     # -- construction ---------------------------------------------------------------------------
@@ -101,6 +105,11 @@ class ScenarioFacts:
     def build(cls, scenario: Scenario) -> ScenarioFacts:
         book, roster, spec = scenario.accounts, scenario.reps, scenario.spec
         n, R = len(book), len(roster)
+        unknown = [b.metric for b in spec.rules.balance
+                   if b.metric not in BUILTIN_METRICS and b.metric not in book.extra]
+        if unknown:
+            raise SpecError(f"balance metric(s) {unknown} are not account columns; expected one "
+                            f"of {list(BUILTIN_METRICS) + sorted(book.extra)}")
         status = [r.status for r in roster]
         counting = np.asarray([s is not RepStatus.DEPARTING for s in status], dtype=bool)
         departing = ~counting
@@ -119,8 +128,8 @@ class ScenarioFacts:
             w = np.asarray(book.workload, dtype=np.float64)
         elif weighting is TravelWeighting.VISITS:
             if "visits" not in book.extra:
-                raise KeyError("travel_weighting 'visits' needs an extra numeric account column "
-                               f"named 'visits'; the book has {sorted(book.extra)}")
+                raise SpecError("objective.travel_weighting is 'visits' but the account book has "
+                                f"no extra column 'visits' (extra columns: {sorted(book.extra)})")
             w = np.nan_to_num(book.extra["visits"], nan=0.0)
         else:
             w = np.ones(n, dtype=np.float64)
@@ -133,7 +142,8 @@ class ScenarioFacts:
             n_pools=n_pools, current=_rep_index(book.current_owner.codes,
                                                 book.current_owner.categories, roster),
             locked=_rep_index(book.locked_to.codes, book.locked_to.categories, roster),
-            root=book.family_root(), travel_weight=w, mode=distance_mode(scenario), _table={},
+            root=book.family_root(), travel_weight=w, mode=distance_mode(scenario),
+            units=unit_graph(scenario), _table={},
         )
 
     # -- helpers --------------------------------------------------------------------------------
@@ -246,7 +256,7 @@ def _compile_table(scenario: Scenario) -> dict[str, Any]:
     table = scenario.distances
     book, roster = scenario.accounts, scenario.reps
     if table is None:
-        raise ValueError("objective.distance is 'table' but the scenario has no distance table")
+        raise SpecError("objective.distance is 'table' but the scenario has no distance table")
     if len(book):
         book.index_of(str(book.ids[0]))  # builds the book's id map once
     index = book._index

@@ -67,6 +67,7 @@ from terraplan.evaluate._facts import (
     pool_targets,
     rep_totals,
 )
+from terraplan.evaluate.geounit import SPLIT, compactness, territory_pieces, unit_owners
 from terraplan.evaluate.objective import (
     ObjectiveBreakdown,
     combine,
@@ -417,10 +418,18 @@ def _evaluate(facts: ScenarioFacts, pf: PlanFacts, *, max_records: int) -> Evalu
     cont = spec.rules.continuity
     disruption = (cont.move_cost * float(move_units(facts)[counted].sum())
                   if cont.move_cost else 0.0)
-    obj = combine(facts, travel.total, disruption, soft_balance_penalty(facts, devs, targets))
+    labels = None
+    k_term = 0.0
+    if facts.units is not None:  # geo-unit mode
+        labels = unit_owners(facts.units, owner)
+        k_term = compactness(facts.units, labels)
+    obj = combine(facts, travel.total, disruption, soft_balance_penalty(facts, devs, targets),
+                  k_term)
 
     checker = _Checker(facts, pf, max_records)
     checker.run(metrics, dist, counted, moves)
+    if labels is not None:
+        checker.geo_units(labels)
 
     notes = []
     if pf.not_in_book:
@@ -598,6 +607,34 @@ class _Checker:
                 rep_id=self.rep(int(owner[bad[k]])) if owner[bad[k]] >= 0 else None,
                 account_id=str(self.ids[bad[k]]), amount=float(book.pipeline[bad[k]]),
                 limit=float(thr)))
+
+    def geo_units(self, labels: IntArray) -> None:
+        """Geo-unit mode: units split between reps, and (``rules.contiguity``) territories in
+        several pieces."""
+        f = self.facts
+        g = f.units
+        assert g is not None
+        owner = self.pf.owner
+        split = np.flatnonzero(labels == SPLIT)
+
+        def split_record(k: int) -> Violation:
+            u = int(split[k])
+            reps = np.unique(owner[(g.account_unit == u) & (owner >= 0)])
+            names = ", ".join(self.rep(int(r)) for r in reps[:5])
+            return Violation(
+                ViolationKind.UNIT_SPLIT, True,
+                f"Unit {g.unit_ids[u]} is split between {reps.size} reps ({names})",
+                amount=float(reps.size), limit=1.0)
+
+        self.add(ViolationKind.UNIT_SPLIT, True, split.size, split_record)
+        if f.scenario.spec.rules.contiguity:
+            pieces = territory_pieces(g, labels, f.R)
+            bad = np.flatnonzero(pieces > 1)
+            self.add(ViolationKind.CONTIGUITY, True, bad.size, lambda k: Violation(
+                ViolationKind.CONTIGUITY, True,
+                f"Rep {self.rep(int(bad[k]))}'s territory is in {int(pieces[bad[k]])} "
+                "disconnected pieces", rep_id=self.rep(int(bad[k])),
+                amount=float(pieces[bad[k]]), limit=1.0))
 
     # -- record builders --------------------------------------------------------------------------
     def _elig(self, i: int) -> Violation:

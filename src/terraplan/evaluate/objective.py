@@ -33,8 +33,10 @@ whose target is positive; ``dev = (total − target) / target`` is a fraction of
 target = pool total × target_share / Σ shares in the rep's eligibility pool (see
 :mod:`terraplan.evaluate`). Hard rules are constraints and add nothing.
 
-**Compactness** ``K`` (geo-unit mode only, else 0) is not computed by this version of the
-evaluator: it reports ``K = 0``.
+**Compactness** ``K`` (geo-unit mode only, else 0): the number of cut unit-adjacency edges
+(``compactness_measure: cut_edges``) or their summed shared perimeter (``cut_perimeter``); an edge
+is cut when its two units both hold assigned accounts and do not have the same single owner. See
+:mod:`terraplan.evaluate.geounit` for the unit graph.
 
 Every term is a plain float; ``ObjectiveBreakdown.total`` is the weighted sum above, and the
 weighted parts are exposed so a solver's reported objective can be compared term by term.
@@ -56,6 +58,7 @@ from terraplan.evaluate._facts import (
     pool_targets,
     rep_totals,
 )
+from terraplan.evaluate.geounit import compactness, unit_owners
 
 __all__ = ["ObjectiveBreakdown", "objective"]
 
@@ -75,7 +78,7 @@ class ObjectiveBreakdown:
     balance : float
         ``B``: Σ soft-rule penalty × excess relative deviation.
     compactness : float
-        ``K``: always 0 in this version.
+        ``K``: cut edges or cut perimeter in geo-unit mode, else 0.
     travel_weight, disruption_weight, balance_weight, compactness_weight : float
         The spec's objective weights.
     total : float
@@ -188,7 +191,15 @@ def objective_from_owner(facts: ScenarioFacts, owner: npt.NDArray[np.int32],
         targets[rule.metric] = pool_targets(facts, values)
         devs[rule.metric] = deviations(rep_totals(owner, values, facts.R),
                                        targets[rule.metric], facts.counting)
-    return combine(facts, travel, disruption, soft_balance_penalty(facts, devs, targets))
+    return combine(facts, travel, disruption, soft_balance_penalty(facts, devs, targets),
+                   compactness_of(facts, owner))
+
+
+def compactness_of(facts: ScenarioFacts, owner: npt.NDArray[np.int32]) -> float:
+    """``K`` of an aligned owner array (0 outside geo-unit mode)."""
+    if facts.units is None:
+        return 0.0
+    return compactness(facts.units, unit_owners(facts.units, owner))
 
 
 def objective(scenario: Scenario, plan: Plan) -> ObjectiveBreakdown:

@@ -29,7 +29,9 @@ class ViolationKind(StrEnum):
     rep's home than ``rules.max_distance``. ``CONTINUITY_BUDGET`` a move budget is exceeded or a
     protected-pipeline account moved. ``UNASSIGNED`` an account has no rep. ``DEPARTING_OWNER``
     (soft) a departing rep still owns accounts. ``UNKNOWN_REP`` the plan names a rep that is not
-    in the roster (its accounts count as unassigned).
+    in the roster (its accounts count as unassigned). Geo-unit mode only: ``UNIT_SPLIT`` the
+    accounts of one geographic unit sit with two or more reps; ``CONTIGUITY`` a rep's units are
+    not one connected piece (when ``rules.contiguity``).
     """
 
     ELIGIBILITY = "eligibility"
@@ -42,6 +44,8 @@ class ViolationKind(StrEnum):
     UNASSIGNED = "unassigned"
     DEPARTING_OWNER = "departing_owner"
     UNKNOWN_REP = "unknown_rep"
+    UNIT_SPLIT = "unit_split"
+    CONTIGUITY = "contiguity"
 
 
 @dataclass(frozen=True, slots=True)
