@@ -161,7 +161,7 @@ def equal_probability_index(
 ) -> tuple[tuple[Fraction, ...], float]:
     """Index giving every rep the same probability of reaching quota; and that probability.
 
-    With expected bookings m_i and log-volatility σ_i, Pr(B_i ≥ TQ_i) = Φ(−z) for every rep when
+    With expected bookings m_i and log-volatility σ_i, Pr(B_i ≥ TQ_i) = Φ(z) for every rep when
     TQ_i = m_i·exp(−σ_i²/2 − σ_i·z). Σ TQ_i is decreasing in z, so z is found by bisection
     such that Σ TQ_i = S. With a common σ this is the index m_i/Σm.
     """
@@ -189,7 +189,7 @@ def equal_probability_index(
     tq = m * np.exp(-s * s / 2 - s * z)
     fr = [Fraction(float(v)) for v in tq]
     tot = sum(fr, Fraction(0))
-    return tuple(v / tot for v in fr), float(ndtr(-z))
+    return tuple(v / tot for v in fr), float(ndtr(z))
 
 
 def even_index(n: int) -> tuple[Fraction, ...]:
