@@ -361,14 +361,19 @@ def write_rejects(raw: RawTable, rejected: npt.NDArray[np.intp], reasons: Sequen
         for n, v in zip(names, fields, strict=True):
             cols[n].append(v)
         rows.append(rg.row)
-    order = np.argsort(np.asarray(rows, dtype=np.int64), kind="stable")
-    out = {n: pa.array([v[i] for i in order.tolist()], type=pa.string()) for n, v in cols.items()}
-    out[row_col] = pa.array(np.asarray(rows, dtype=np.int64)[order])
-    out[reason_col] = pa.array([reasons[i] for i in order.tolist()], type=pa.string())
-    table = pa.table(out)
+    order = np.argsort(np.asarray(rows, dtype=np.int64), kind="stable").tolist()
+    header = [*names, row_col, reason_col]
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix.lower() in PARQUET_SUFFIXES:
-        pq.write_table(table, p)
+        out = {n: pa.array([v[i] for i in order], type=pa.string()) for n, v in cols.items()}
+        out[row_col] = pa.array([rows[i] for i in order], type=pa.int64())
+        out[reason_col] = pa.array([reasons[i] for i in order], type=pa.string())
+        pq.write_table(pa.table(out), p)
     else:
-        pacsv.write_csv(table, p)
+        # the csv module quotes only where needed, so the file reads like the user's own
+        with p.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(header)
+            data = [cols[n] for n in names]
+            w.writerows([*(c[i] for c in data), rows[i], reasons[i]] for i in order)
     return p
