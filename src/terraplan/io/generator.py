@@ -29,7 +29,7 @@ What a generated book looks like
   Roles: AE / Senior AE (target share 1.2) and Enterprise AE / Senior Enterprise AE, with OTE and
   base share by role. ~3 % of reps are departing and ~2 % are planned hires (TBH placeholders,
   with no current book); every pool keeps at least one active generalist.
-* **Capacity.** Each pool (team × region group) gets 117–127 % of its workload as capacity
+* **Capacity.** Each pool (team × region group) gets 115–123 % of its workload as capacity
   spread over its non-departing reps by target share; departing reps get the same rate on top.
   Total capacity therefore lands at ~115–130 % of total workload and every pool fits.
 * **Current assignment.** Mostly geographic: each account goes to one of its nearest eligible
@@ -725,9 +725,9 @@ def _draw_reps(rng: np.random.Generator, acc: _Accounts, n_reps: int,
         lat[members] = np.round(np.clip(hy + jit[0], 24.5, 49.4), 6)
         lon[members] = np.round(hx + jit[1] / np.cos(np.radians(hy)), 6)
 
-    # capacity: each pool gets 117–127 % of its workload over its non-departing reps
+    # capacity: each pool gets 115–123 % of its workload over its non-departing reps
     capacity = np.zeros(n_reps)
-    headroom = 1.17 + 0.10 * rng.random(n_groups)
+    headroom = 1.15 + 0.08 * rng.random(n_groups)
     departing = np.array([s is RepStatus.DEPARTING for s in status])
     for g in range(n_groups):
         members = np.flatnonzero(group == g)
@@ -869,6 +869,9 @@ def _current_assignment(rng: np.random.Generator, acc: _Accounts, ro: _Roster,
     generalist = np.array([not v for v in ro.verticals])
     pts = _xyz(acc.lon, acc.lat)
     homes = _xyz(ro.lon, ro.lat)
+    # Candidates, eligible by construction: the k nearest generalists of the account's pool,
+    # plus the nearest specialist of the pool covering the account's vertical (a specialist
+    # works its vertical across the whole pool, so it must not depend on being among the k).
     k_near = 6
     cand = np.full((n, k_near + 1), -1, dtype=np.int64)
     dist = np.full((n, k_near + 1), np.inf)
@@ -878,17 +881,18 @@ def _current_assignment(rng: np.random.Generator, acc: _Accounts, ro: _Roster,
             continue
         reps_g = np.flatnonzero((ro.group == g) & has_book)
         gens = reps_g[generalist[reps_g]]
-        k = min(k_near, reps_g.size)
-        d, j = cKDTree(homes[reps_g]).query(pts[a_in], k=k)
+        k = min(k_near, gens.size)
+        d, j = cKDTree(homes[gens]).query(pts[a_in], k=k)
         d, j = d.reshape(a_in.size, k), j.reshape(a_in.size, k)
-        cand[a_in, :k], dist[a_in, :k] = reps_g[j], d
-        # always offer the nearest generalist, so every account has an eligible candidate
-        dg, jg = cKDTree(homes[gens]).query(pts[a_in], k=1)
-        cand[a_in, k_near], dist[a_in, k_near] = gens[jg], dg
+        cand[a_in, :k], dist[a_in, :k] = gens[j], d
+        for v in range(len(VERTICALS)):
+            specs = np.asarray([r for r in reps_g.tolist() if v in ro.verticals[r]], np.int64)
+            a_v = a_in[acc.vertical[a_in] == v]
+            if specs.size == 0 or a_v.size == 0:
+                continue
+            ds, js = cKDTree(homes[specs]).query(pts[a_v], k=1)
+            cand[a_v, k_near], dist[a_v, k_near] = specs[js], ds
     valid = cand >= 0
-    r_i, c_i = np.nonzero(valid)
-    valid[r_i, c_i] = _eligible(ro, acc, r_i, cand[r_i, c_i])
-    del r_i, c_i
     # noisy distance: a floor so that accounts next to a rep's home still feel the noise;
     # float32 halves the memory traffic of the calibration loop at a million accounts
     noise = rng.standard_normal((n, k_near + 1), dtype=np.float32)
@@ -943,24 +947,29 @@ def _current_assignment(rng: np.random.Generator, acc: _Accounts, ro: _Roster,
         return owner, float(loads.std() / m) if m > 0 else 0.0
 
     # Multiplicatively weighted Voronoi calibration: a rep's distances are scaled by its
-    # weight; overloaded reps get heavier. Steps that overshoot (the CV moves away from the
-    # goal) are rejected and the step halves, which stops the oscillation dense books show.
+    # weight. Too unbalanced: overloaded reps get heavier (less attractive); too balanced: they
+    # get lighter (rich get richer). A step that does not bring the CV closer to the goal is
+    # rejected and the step halves (dense books oscillate otherwise); accepted steps grow again,
+    # and a vanishing step restarts from a random nudge of the weights.
     owner, cv = assign(w)
     step = 0.5
     for it in range(60):
         if abs(cv - goal) <= band:
             break
-        if cv > goal:  # too unbalanced: make overloaded reps less attractive
+        if step < 0.02:
+            w_new = w * np.exp(0.2 * jiggle[it]).astype(np.float32)
+            step = 0.5
+        else:
             loads = np.bincount(owner, weights=pot, minlength=n_reps)
-            ratio = np.where(target > 0, loads / np.maximum(target, 1e-9), 1.0)
-            w_new = w * (np.clip(ratio, 0.5, 2.0) ** step).astype(np.float32)
-        else:  # too balanced: random pulls make it realistically uneven again
-            w_new = w * np.exp(0.3 * step * jiggle[it]).astype(np.float32)
+            ratio = np.clip(np.where(target > 0, loads / np.maximum(target, 1e-9), 1.0), 0.5, 2)
+            sign = 1.0 if cv > goal else -1.0
+            w_new = w * (ratio ** (sign * step)).astype(np.float32)
         owner_new, cv_new = assign(w_new)
         logger.debug("calibration step %d: current potential CV %.4f (goal %.4f, step %.3f)",
                      it, cv_new, goal, step)
         if abs(cv_new - goal) < abs(cv - goal):
             w, owner, cv = w_new, owner_new, cv_new
+            step = min(0.5, step * 1.5)
         else:
             step *= 0.5
     return owner, cv
