@@ -245,3 +245,27 @@ def test_spec_errors_name_the_problem(six_accounts):
         evaluate(scenario(book, roster, objective={"travel_weighting": "visits"}), plan(SWAP))
     with pytest.raises(SpecError, match="no distance table"):
         evaluate(scenario(book, roster, objective={"distance": "table"}), plan(SWAP))
+
+
+def test_sparse_class_keys_take_the_sort_path_with_the_same_answer():
+    # 1,500 regions x 800 verticals: the class key space is too large for the dense lookup
+    from terraplan.domain import Categorical
+
+    base = AccountBook.from_accounts([
+        Account("a", segment="SMB", potential=100), Account("b", segment="ENT", potential=300),
+        Account("c", segment="ENT", potential=500)])
+    regions = Categorical.from_codes([0, 1499, 1499], [f"G{i}" for i in range(1500)])
+    verticals = Categorical.from_codes([799, 0, 0], [f"V{i}" for i in range(800)])
+    book = AccountBook(
+        ids=base.ids.copy(), names=base.names.copy(), x=base.x.copy(), y=base.y.copy(),
+        country=base.country, region=regions, postal_code=base.postal_code,
+        segment=base.segment, vertical=verticals, potential=base.potential.copy(),
+        workload=base.workload.copy(), current_owner=base.current_owner, parent=base.parent.copy(),
+        locked_to=base.locked_to, pipeline=base.pipeline.copy(), extra={})
+    roster = RepRoster.of([Rep("r1", regions=frozenset({"G0"})),
+                           Rep("r2", regions=frozenset({"G1499"}), target_share=3.0),
+                           Rep("r3", regions=frozenset({"G1499"}))])
+    ev = evaluate(scenario(book, roster), plan({"a": "r1", "b": "r2", "c": "r3"}))
+    assert ev.n_pools == 2
+    assert ev.metrics["potential"].targets.tolist() == [100.0, 600.0, 200.0]
+    assert ev.counts["eligibility"] == 0

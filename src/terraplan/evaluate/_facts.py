@@ -211,7 +211,14 @@ def _eligibility(book: AccountBook, roster: RepRoster, fields: tuple[str, ...]
         radix.append(k)
         code = cat.codes.astype(np.int64) + 1 if f in fields else np.zeros(n, dtype=np.int64)
         key = key * k + code
-    if n:
+    span = int(np.prod(radix))
+    if n and span <= 4 * n + 1_000_000:
+        # dense key space (the usual case): an O(n) bincount beats np.unique's sort
+        present = np.bincount(key, minlength=span) > 0
+        uniq = np.flatnonzero(present).astype(np.int64)
+        lut = np.cumsum(present, dtype=np.int64) - 1
+        inverse = lut[key]
+    elif n:
         uniq, inverse = np.unique(key, return_inverse=True)
     else:
         uniq, inverse = np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
