@@ -463,6 +463,7 @@ class _Checker:
         self.max_records = max_records
         self.records: list[Violation] = []
         self.counts: dict[str, int] = {k.value: 0 for k in ViolationKind}
+        self.kept: dict[ViolationKind, list[Violation]] = {k: [] for k in ViolationKind}
         self.hard_count = 0
         book = facts.scenario.accounts
         self.ids = book.ids
@@ -472,11 +473,14 @@ class _Checker:
         """Count ``n`` violations and keep records ``make(k)`` for ``k < max_records``."""
         if n <= 0:
             return
+        room = self.max_records - len(self.kept[kind])
         self.counts[kind.value] += n
         if hard:
             self.hard_count += n
-        for k in range(min(n, self.max_records)):
-            self.records.append(make(k))
+        for k in range(min(n, max(room, 0))):
+            v = make(k)
+            self.records.append(v)
+            self.kept[kind].append(v)
 
     def rep(self, r: int) -> str:
         return self.rep_ids[r] if r >= 0 else "(nobody)"
