@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -70,6 +70,7 @@ class PayoutCurve:
     jumps: tuple[float, ...] = ()
     cap: float | None = None
     at_quota_is_one: bool = True
+    _knots: Knots | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         a = tuple(float(x) for x in self.breakpoints)
@@ -88,6 +89,8 @@ class PayoutCurve:
             raise ParameterError(
                 f"need one multiplier and one jump per band ({len(a)}); got {len(m)} multipliers "
                 f"and {len(j)} jumps")
+        if any(0 < x < 1e-9 for x in m + j):
+            raise ParameterError("multipliers and jumps must be 0 or at least 1e-9")
         if any(x < 0 for x in m):
             raise ParameterError(f"multipliers must be >= 0 (f non-decreasing). Got {m}.")
         if any(x < 0 for x in j):
@@ -96,6 +99,7 @@ class PayoutCurve:
             raise ParameterError("the jump at attainment 0 must be 0 (that is a fixed payment)")
         if self.cap is not None and not (self.cap > 0 and math.isfinite(self.cap)):
             raise ParameterError(f"cap must be > 0. Got {self.cap}.")
+        object.__setattr__(self, "_knots", self._compute_knots())
         if self.at_quota_is_one:
             # exact for decimal inputs; the tolerance admits multipliers that come from an LP
             f1 = self.value_exact(Fraction(1))
@@ -150,7 +154,11 @@ class PayoutCurve:
 
     # -- exact structure ------------------------------------------------------------------------
     def knots(self) -> Knots:
-        """Capped knot form (exact rationals)."""
+        """Capped knot form (exact rationals), computed once at construction."""
+        assert self._knots is not None
+        return self._knots
+
+    def _compute_knots(self) -> Knots:
         a = [to_fraction(x) for x in self.breakpoints]
         m = [to_fraction(x) for x in self.multipliers]
         j = [to_fraction(x) for x in self.jumps]
