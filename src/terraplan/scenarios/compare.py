@@ -44,6 +44,7 @@ class Aligned:
     reason_b: npt.NDArray[np.int16]
     in_a: npt.NDArray[np.bool_]
     in_b: npt.NDArray[np.bool_]
+    pos_b: npt.NDArray[np.int64]  # row of each account in plan B (-1 when absent)
 
     def moved(self) -> npt.NDArray[np.bool_]:
         """Accounts present in both plans whose owner differs (an unassignment counts)."""
@@ -55,7 +56,8 @@ def align(a: PlanArrays, own_a: npt.NDArray[np.int64], b: PlanArrays,
     """Put two plans side by side by account id (``own_*`` already in a shared rep list)."""
     if len(a) == len(b) and np.array_equal(a.account_ids, b.account_ids):
         ones = np.ones(len(a), dtype=np.bool_)
-        return Aligned(a.account_ids, own_a, own_b, a.reasons, b.reasons, ones, ones.copy())
+        return Aligned(a.account_ids, own_a, own_b, a.reasons, b.reasons, ones, ones.copy(),
+                       np.arange(len(b), dtype=np.int64))
     ua = np.asarray(a.account_ids, dtype=str)
     ub = np.asarray(b.account_ids, dtype=str)
     ids, inv = np.unique(np.concatenate([ua, ub]), return_inverse=True)
@@ -67,9 +69,10 @@ def align(a: PlanArrays, own_a: npt.NDArray[np.int64], b: PlanArrays,
     rb = np.full(n, -1, dtype=np.int16)
     in_a = np.zeros(n, dtype=np.bool_)
     in_b = np.zeros(n, dtype=np.bool_)
+    pos_b = np.full(n, -1, dtype=np.int64)
     oa[ia], ra[ia], in_a[ia] = own_a, a.reasons, True
-    ob[ib], rb[ib], in_b[ib] = own_b, b.reasons, True
-    return Aligned(np.asarray(ids, dtype=object), oa, ob, ra, rb, in_a, in_b)
+    ob[ib], rb[ib], in_b[ib], pos_b[ib] = own_b, b.reasons, True, np.arange(len(ub))
+    return Aligned(np.asarray(ids, dtype=object), oa, ob, ra, rb, in_a, in_b, pos_b)
 
 
 def book_rows(book: AccountBook, account_ids: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:

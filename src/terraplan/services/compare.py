@@ -237,17 +237,17 @@ def build_comparison(a: SideData, b: SideData) -> Comparison:
                   al.reason_b[moved])
 
     # moved potential, priced on B's book (the plan being proposed)
-    rows_b = book_rows(b.book, al.account_ids[moved])
-    moved_potential = int(b.book.potential[rows_b[rows_b >= 0]].sum())
+    rows_b = book_rows(b.book, b.plan.account_ids)
+    moved_rows = rows_b[al.pos_b[moved]]
+    moved_potential = int(b.book.potential[moved_rows[moved_rows >= 0]].sum())
 
     shares = np.asarray([
         (b.roster.get(r).target_share if r in b.roster else
          a.roster.get(r).target_share if r in a.roster else 1.0) for r in reps])
     metrics = tuple(dict.fromkeys(["accounts", *a.balanced, *b.balanced]))
 
-    def side_totals(sd: SideData, own: npt.NDArray[np.int64]) -> dict[
-            str, npt.NDArray[np.float64]]:
-        rows = book_rows(sd.book, sd.plan.account_ids)
+    def side_totals(sd: SideData, own: npt.NDArray[np.int64],
+                    rows: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.float64]]:
         out: dict[str, npt.NDArray[np.float64]] = {}
         for m in metrics:
             try:
@@ -256,7 +256,8 @@ def build_comparison(a: SideData, b: SideData) -> Comparison:
                 out[m] = np.full(n, np.nan)
         return out
 
-    tot_a, tot_b = side_totals(a, own_a), side_totals(b, own_b)
+    tot_a = side_totals(a, own_a, book_rows(a.book, a.plan.account_ids))
+    tot_b = side_totals(b, own_b, rows_b)
     fa, fb = al.own_a[moved], al.own_b[moved]
     acc_out = np.bincount(fa[fa >= 0], minlength=n)
     acc_in = np.bincount(fb[fb >= 0], minlength=n)

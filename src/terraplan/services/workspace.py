@@ -479,8 +479,11 @@ class Workspace:
                 stmt = stmt.where(m.Scenario.cycle_id == self._cycle(s, cycle, "", False).id)
             if status is not None:
                 wanted = [status] if isinstance(status, str) else list(status)
-                for w in wanted:
-                    ScenarioStatus(w)  # unknown status -> ValueError with the allowed values
+                known = {x.value for x in ScenarioStatus}
+                bad = [w for w in wanted if w not in known]
+                if bad:
+                    raise ParameterError(f"unknown scenario status {bad}; expected one of "
+                                         f"{sorted(known)}")
                 stmt = stmt.where(m.Scenario.status.in_(wanted))
             return [self._info(s, sc) for sc in s.scalars(stmt)]
 
@@ -697,7 +700,7 @@ class Workspace:
         with self._tx(write=False) as s:
             sc = self._scenario(s, ref)
             plans = dict(s.execute(select(m.PlanRow.solve_run_id, m.PlanRow.id).where(
-                m.PlanRow.scenario_id == sc.id)).tuples().all())
+                m.PlanRow.scenario_id == sc.id)).all())
             return [self._run_info(r, plans.get(r.id)) for r in s.scalars(
                 select(m.SolveRun).where(m.SolveRun.scenario_id == sc.id)
                 .order_by(m.SolveRun.id))]
@@ -932,7 +935,7 @@ class Workspace:
         rows = s.execute(select(m.CompPlan, m.CompResult)
                          .join(m.CompResult, m.CompResult.comp_plan_id == m.CompPlan.id)
                          .where(m.CompPlan.scenario_id == scenario_id)
-                         .order_by(m.CompResult.id)).tuples().all()
+                         .order_by(m.CompResult.id)).all()
         return [self._comp_info(cp, cr) for cp, cr in rows]
 
     def record_metrics(self, ref: ScenarioRef, kind: str, data: Mapping[str, Any], *,
