@@ -16,7 +16,7 @@ violation.
 
 *Target* of rep ``r`` for metric ``m``: ``pool_total_m × share_r / Σ_{counting reps in the pool}
 share``, where the pool is the rep's eligibility pool (connected component of the bipartite graph
-account class ↔ counting rep, see :mod:`terraplan.evaluate._facts`) and ``pool_total`` sums the
+account class ↔ counting rep, see :mod:`terraplan.evaluate`) and ``pool_total`` sums the
 metric over every account of the pool, whoever owns it. *Deviation* is
 ``(total − target) / target`` (0 when both are 0, ``inf`` when only the target is 0).
 
