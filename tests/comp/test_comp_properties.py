@@ -285,3 +285,19 @@ def test_design_reports_infeasible_budget_as_a_status() -> None:
     res = design_curve(team, AttainmentModel(), budget=int(team.base.sum()) + 1,
                        n_scenarios=500, seed=0)
     assert res.status == "infeasible" and res.curve is None
+
+
+def test_cvar_cutting_planes_match_the_rockafellar_uryasev_lp() -> None:
+    team = _team(PayoutCurve.linear(), n=10, mu=0.0)
+    model = AttainmentModel(sigma=0.35, rho=0.3)
+    ti = int(team.ti.sum())
+    fixed = int(team.base.sum()) + team.spif
+    kw = {"budget": fixed + int(1.15 * ti), "cvar_budget": fixed + int(1.40 * ti),
+          "leverage_min": 1.4, "n_scenarios": 1_001, "seed": 4}
+    cuts = design_curve(team, model, cvar_method="cuts", **kw)  # type: ignore[arg-type]
+    ru = design_curve(team, model, cvar_method="ru", **kw)  # type: ignore[arg-type]
+    assert cuts.status == ru.status == "optimal"
+    assert cuts.objective == pytest.approx(ru.objective, rel=1e-7)
+    assert cuts.cvar == pytest.approx(ru.cvar, rel=1e-6)
+    assert "cvar" in cuts.binding and "cvar" in ru.binding
+    assert cuts.duals["cvar"] == pytest.approx(ru.duals["cvar"], rel=1e-5)

@@ -8,7 +8,7 @@ scenarios s (attainment of every rep, with the common shock) the team cost
     maximise    E[f′(A)] = Σ_k m_k·π_k                   (π_k: share of rep-scenarios in band k)
     subject to  fixed + Σ_k m_k·Ḡ_k ≤ B                   (expected cost)
                 t + Σ_s u_s / ((1 − α)·N) ≤ B_α          (CVaR_α, Rockafellar–Uryasev)
-                u_s ≥ fixed + Σ_k m_k·G_sk − t,  u_s ≥ 0
+                u_s ≥ fixed + Σ_k m_k·G_sk − t,  u_s ≥ 0   (or its dual cutting planes)
                 Σ_k m_k·ℓ_k(1) = 1                        (f(1) = 1)
                 m_k ≥ m_{k−1} for bands above quota       (accelerating above quota)
                 0 ≤ m_k ≤ m_max                           (f non-decreasing, bounded)
@@ -123,6 +123,8 @@ def design_curve(
     n_scenarios: int = 5_000,
     seed: int = 0,
     attainment: FloatArray | None = None,
+    cvar_method: str = "cuts",
+    max_cuts: int = 500,
 ) -> DesignResult:
     """Choose band multipliers maximising the expected marginal payout under budgets.
 
@@ -139,6 +141,9 @@ def design_curve(
     flat_last_band : force the multiplier of the unbounded last band to 0 (a cap at a_K)
     n_scenarios, seed : scenario set (ignored when ``attainment`` is given)
     attainment : optional scenario matrix (scenarios × reps) to design on
+    cvar_method : ``"cuts"`` (default: exact cutting planes on the dual of the CVaR) or ``"ru"``
+        (the Rockafellar–Uryasev auxiliaries t, u_s in one LP); same feasible set
+    max_cuts : limit of cutting-plane rounds
 
     Returns
     -------
@@ -156,6 +161,8 @@ def design_curve(
         raise ParameterError(f"alpha must be in (0, 1). Got {alpha}.")
     if budget <= 0:
         raise ParameterError(f"budget must be > 0 cents. Got {budget}.")
+    if cvar_method not in ("cuts", "ru"):
+        raise ParameterError(f"cvar_method must be 'cuts' or 'ru'. Got {cvar_method!r}.")
     if attainment is None:
         a = sample_attainment(team.mu, model, n_scenarios, seed)
     else:
@@ -181,39 +188,65 @@ def design_curve(
     len90 = _band_lengths(np.asarray(a90), g)
 
     scale = float(budget)  # money in units of the budget keeps the LP well scaled
-    prob = pulp.LpProblem("comp_design", pulp.LpMaximize)
-    m = [pulp.LpVariable(f"m{k}", lowBound=0.0,
-                         upBound=0.0 if (flat_last_band and k == k_bands - 1) else m_max)
-         for k in range(k_bands)]
-    prob += pulp.lpDot(pi.tolist(), m), "expected_marginal_payout"
-    cons: dict[str, pulp.LpConstraint] = {}
-    cons["expected_cost"] = pulp.LpAffineExpression(
-        [(m[k], gbar[k] / scale) for k in range(k_bands)]) <= (budget - fixed) / scale
-    cons["f(1)=1"] = pulp.LpAffineExpression(
-        [(m[k], float(len1[k])) for k in range(k_bands) if len1[k] > 0]) == 1.0
     above = [k for k in range(k_bands) if g[k] >= 1.0
              and not (flat_last_band and k == k_bands - 1)]
-    for k0, k1 in zip(above, above[1:], strict=False):
-        cons[f"monotone_above_quota[{g[k1]:g}]"] = m[k1] - m[k0] >= 0
-    if leverage_min is not None:
-        cons["leverage"] = pulp.LpAffineExpression(
-            [(m[k], float(len90[k])) for k in range(k_bands) if len90[k] > 0]) >= leverage_min
-    if cvar_budget is not None:
-        t = pulp.LpVariable("t")
-        u = [pulp.LpVariable(f"u{s}", lowBound=0.0) for s in range(n_scenarios)]
-        w = 1.0 / ((1.0 - alpha) * n_scenarios)
-        cons["cvar"] = (t + pulp.LpAffineExpression([(us, w) for us in u])
-                        <= (cvar_budget - fixed) / scale)
-        gs = big / scale
-        for s in range(n_scenarios):
-            prob += (pulp.LpAffineExpression(
-                [(u[s], 1.0), (t, 1.0)] + [(m[k], -gs[s, k]) for k in range(k_bands)]) >= 0,
-                f"tail{s}")
-    for name, c in cons.items():
-        prob += c, _safe(name)
     solver, solver_name = _solver()
-    prob.solve(solver)
-    status = pulp.LpStatus[prob.status]
+
+    def build(cuts: list[FloatArray]) -> tuple[pulp.LpProblem, list[pulp.LpVariable],
+                                               dict[str, pulp.LpConstraint]]:
+        prob = pulp.LpProblem("comp_design", pulp.LpMaximize)
+        m = [pulp.LpVariable(f"m{k}", lowBound=0.0,
+                             upBound=0.0 if (flat_last_band and k == k_bands - 1) else m_max)
+             for k in range(k_bands)]
+        prob += pulp.lpDot(pi.tolist(), m), "expected_marginal_payout"
+        cons: dict[str, pulp.LpConstraint] = {}
+        cons["expected_cost"] = pulp.LpAffineExpression(
+            [(m[k], gbar[k] / scale) for k in range(k_bands)]) <= (budget - fixed) / scale
+        cons["f(1)=1"] = pulp.LpAffineExpression(
+            [(m[k], float(len1[k])) for k in range(k_bands) if len1[k] > 0]) == 1.0
+        for k0, k1 in zip(above, above[1:], strict=False):
+            cons[f"monotone_above_quota[{g[k1]:g}]"] = m[k1] - m[k0] >= 0
+        if leverage_min is not None:
+            cons["leverage"] = pulp.LpAffineExpression(
+                [(m[k], float(len90[k])) for k in range(k_bands) if len90[k] > 0]
+            ) >= leverage_min
+        if cvar_budget is not None and cvar_method == "ru":
+            t = pulp.LpVariable("t")
+            u = [pulp.LpVariable(f"u{s}", lowBound=0.0) for s in range(n_scenarios)]
+            w = 1.0 / ((1.0 - alpha) * n_scenarios)
+            cons["cvar"] = (t + pulp.LpAffineExpression([(us, w) for us in u])
+                            <= (cvar_budget - fixed) / scale)
+            gs = big / scale
+            for s in range(n_scenarios):
+                prob += (pulp.LpAffineExpression(
+                    [(u[s], 1.0), (t, 1.0)] + [(m[k], -gs[s, k]) for k in range(k_bands)]
+                ) >= 0, f"tail{s}")
+        for i, cut in enumerate(cuts):
+            cons[f"cvar#{i}"] = pulp.LpAffineExpression(
+                [(m[k], float(cut[k]) / scale) for k in range(k_bands)]
+            ) <= (cvar_budget - fixed) / scale  # type: ignore[operator]
+        for name, c in cons.items():
+            prob += c, _safe(name)
+        return prob, m, cons
+
+    # CVaR by cutting planes (default): CVaR_α(C) is the maximum over tail-weight vectors w
+    # (0 ≤ w_s ≤ 1/((1−α)N), Σ w = 1) of Σ w_s·C_s — the LP dual of the Rockafellar–Uryasev
+    # auxiliaries, so it defines the same feasible set. Each round adds the cut of the current
+    # worst tail until the CVaR budget holds; K variables instead of N + K + 1.
+    cuts: list[FloatArray] = []
+    for _ in range(max_cuts):
+        prob, m, cons = build(cuts)
+        prob.solve(solver)
+        status = pulp.LpStatus[prob.status]
+        if status != "Optimal" or cvar_budget is None or cvar_method == "ru":
+            break
+        trial = np.asarray([max(float(v.value() or 0.0), 0.0) for v in m])
+        c_trial = fixed + big @ trial
+        if cvar(c_trial, alpha) <= cvar_budget + 1e-9 * scale:
+            break
+        cuts.append(_tail_weights(c_trial, alpha) @ big)
+    else:
+        status = "Not Solved"
     if status != "Optimal":
         st = DesignStatus.INFEASIBLE if status == "Infeasible" else DesignStatus.FAILED
         return DesignResult(st, None, math.nan, math.nan, math.nan, math.nan, math.nan, alpha,
@@ -227,12 +260,16 @@ def design_curve(
     for name in cons:
         c = prob.constraints[_safe(name)]
         slack = c.slack if c.slack is not None else 0.0
-        if name != "f(1)=1" and abs(slack) <= 1e-7:
-            binding.append(name)
+        key = "cvar" if name.startswith("cvar") else name
+        if name != "f(1)=1" and abs(slack) <= 1e-7 and key not in binding:
+            binding.append(key)
         if c.pi is not None:
             # budgets: objective gain per extra cent (a shadow price, >= 0); others: raw dual
             pi_val = float(c.pi)
-            duals[name] = abs(pi_val) / scale if name in ("expected_cost", "cvar") else pi_val
+            if key in ("expected_cost", "cvar"):
+                duals[key] = duals.get(key, 0.0) + abs(pi_val) / scale
+            else:
+                duals[key] = pi_val
     for k in range(k_bands):
         if mult[k] >= m_max - 1e-9:
             binding.append(f"m_max[{g[k]:g}]")
@@ -248,6 +285,21 @@ def design_curve(
         DesignStatus.OPTIMAL, curve, float(pi @ mult), float(costs.mean()), closed, p90,
         cvar(costs, alpha), alpha, a90, tuple(binding), duals, tuple(sens), n_scenarios, seed,
         solver_name)
+
+
+def _tail_weights(costs: FloatArray, alpha: float) -> FloatArray:
+    """The maximising tail weights of CVaR_α: 1/((1−α)N) on the worst scenarios, the fractional
+    remainder on the next one (so that Σ w·C = CVaR_α(C))."""
+    n = costs.size
+    cap = 1.0 / ((1.0 - alpha) * n)
+    order = np.argsort(-costs, kind="stable")
+    w = np.zeros(n, dtype=np.float64)
+    full = int(math.floor((1.0 - alpha) * n + 1e-9))
+    w[order[:full]] = cap
+    rest = 1.0 - full * cap
+    if rest > 1e-12 and full < n:
+        w[order[full]] = rest
+    return w
 
 
 def _safe(name: str) -> str:
