@@ -96,13 +96,16 @@ from terraplan.domain import (
     current_owner_index,
     locked_index,
 )
-from terraplan.errors import PrecisionWarning, SpecError
-from terraplan.geo.distance import euclidean, haversine_km
+from terraplan.errors import ParameterError, PrecisionWarning, SpecError
+from terraplan.geo.distance import EARTH_RADIUS_KM, euclidean
 
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
+
+#: Member-pairs processed per compilation chunk (bounds temporary memory).
+_CHUNK = 4_000_000
 
 #: Integer stand-in for "no capacity limit" (fits int64 sums of a million accounts safely).
 UNLIMITED = np.int64(2**50)
@@ -385,9 +388,20 @@ def _class_eligibility(scenario: Scenario) -> tuple[I64, B]:
     if not fields or n == 0:
         cls = np.zeros(n, dtype=np.int64)
         return cls, np.ones((1 if n else 0, len(roster)), dtype=bool)
-    stacked = np.stack([cols[f].codes.astype(np.int64) for f in fields], axis=1)
-    uniq, cls = np.unique(stacked, axis=0, return_inverse=True)
+    # one int64 key per account (mixed radix over the fields) -> fast 1-D unique
+    key = np.zeros(n, dtype=np.int64)
+    radix = []
+    for f in fields:
+        rdx = len(cols[f].categories) + 1
+        radix.append(rdx)
+        key = key * rdx + (cols[f].codes.astype(np.int64) + 1)
+    ukey, cls = np.unique(key, return_inverse=True)
     cls = cls.reshape(-1).astype(np.int64)
+    uniq = np.zeros((len(ukey), len(fields)), dtype=np.int64)
+    rest = ukey.copy()
+    for fi in range(len(fields) - 1, -1, -1):
+        uniq[:, fi] = rest % radix[fi] - 1
+        rest //= radix[fi]
     elig = np.ones((len(uniq), len(roster)), dtype=bool)
     for j, rep in enumerate(roster):
         for fi, f in enumerate(fields):
@@ -400,38 +414,74 @@ def _class_eligibility(scenario: Scenario) -> tuple[I64, B]:
     return cls, elig
 
 
+class _DistanceOracle:
+    """Distance of (account, rep) pairs and whether the pair exists (table mode).
+
+    Built once per compile: the table's keys are sorted once, homes gathered once.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        book, roster = scenario.accounts, scenario.reps
+        self.book = book
+        self.m = len(roster)
+        kind = scenario.spec.objective.distance
+        self.table = kind is DistanceKind.TABLE
+        if self.table:
+            table = scenario.distances
+            if table is None:
+                raise SpecError("objective.distance is 'table' but the scenario has no "
+                                "distance table")
+            a_idx = np.asarray([book.index_of(a) if _has(book, a) else -1
+                                for a in table.account_ids.tolist()], dtype=np.int64)
+            r_idx = np.asarray([roster.index_of(r) if r in roster else -1
+                                for r in table.rep_ids.tolist()], dtype=np.int64)
+            ok = (a_idx >= 0) & (r_idx >= 0)
+            keys = a_idx[ok] * self.m + r_idx[ok]
+            cost = np.asarray(table.cost, dtype=np.float64)[ok]
+            # first entry of a duplicated pair wins (as in the evaluator)
+            self.keys, first = np.unique(keys, return_index=True)
+            self.cost = cost[first]
+            return
+        self.hx = np.asarray([r.home.x if r.home else np.nan for r in roster], dtype=np.float64)
+        self.hy = np.asarray([r.home.y if r.home else np.nan for r in roster], dtype=np.float64)
+        self.haversine = kind is DistanceKind.HAVERSINE or (
+            kind is DistanceKind.AUTO and book.coord_system is CoordSystem.LATLON)
+        if self.haversine:
+            # great-circle distance from the chord between unit vectors: one arcsin per pair
+            # instead of haversine's four transcendental calls (same value to ~1e-12)
+            self.axyz = _unit_xyz(book.x, book.y)
+            self.rxyz = _unit_xyz(self.hx, self.hy)
+
+    def __call__(self, acc: npt.ArrayLike, rep: npt.ArrayLike) -> tuple[F64, B]:
+        a = np.asarray(acc, dtype=np.int64)
+        r = np.asarray(rep, dtype=np.int64)
+        if self.table:
+            q = a * self.m + r
+            if not len(self.keys):
+                return np.zeros(len(q)), np.zeros(len(q), dtype=bool)
+            pos = np.minimum(np.searchsorted(self.keys, q), len(self.keys) - 1)
+            found = self.keys[pos] == q
+            return np.where(found, self.cost[pos], 0.0), found
+        if self.haversine:
+            diff = self.axyz[a] - self.rxyz[r]
+            chord = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+            d = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord * 0.5, 1.0))
+        else:
+            d = euclidean(self.book.x[a], self.book.y[a], self.hx[r], self.hy[r])
+        return np.nan_to_num(d, nan=0.0), np.ones(len(a), dtype=bool)
+
+
+def _unit_xyz(lon: npt.ArrayLike, lat: npt.ArrayLike) -> F64:
+    """Unit vectors of lon/lat points in degrees (NaN rows for unknown points)."""
+    lo = np.radians(np.asarray(lon, dtype=np.float64))
+    la = np.radians(np.asarray(lat, dtype=np.float64))
+    c = np.cos(la)
+    return np.stack([c * np.cos(lo), c * np.sin(lo), np.sin(la)], axis=1)
+
+
 def _distances(scenario: Scenario, acc: I64, rep: I32) -> tuple[F64, B]:
-    """Distance of each (account, rep) pair and whether the pair exists (table mode)."""
-    book, roster = scenario.accounts, scenario.reps
-    kind = scenario.spec.objective.distance
-    if kind is DistanceKind.TABLE:
-        table = scenario.distances
-        if table is None:
-            raise SpecError("objective.distance is 'table' but the scenario has no distance table")
-        m = len(roster)
-        a_idx = np.asarray([book.index_of(a) if _has(book, a) else -1
-                            for a in table.account_ids.tolist()], dtype=np.int64)
-        r_idx = np.asarray([roster.index_of(r) if r in roster else -1
-                            for r in table.rep_ids.tolist()], dtype=np.int64)
-        ok = (a_idx >= 0) & (r_idx >= 0)
-        keys = a_idx[ok] * m + r_idx[ok]
-        cost = np.asarray(table.cost, dtype=np.float64)[ok]
-        order = np.argsort(keys, kind="stable")
-        keys, cost = keys[order], cost[order]
-        q = acc * m + rep
-        pos = np.searchsorted(keys, q)
-        pos_c = np.minimum(pos, max(len(keys) - 1, 0))
-        found = (pos < len(keys)) & (keys[pos_c] == q) if len(keys) else np.zeros(len(q), bool)
-        d = np.where(found, cost[pos_c] if len(keys) else 0.0, 0.0)
-        return d, found
-    hx = np.asarray([r.home.x if r.home else np.nan for r in roster], dtype=np.float64)
-    hy = np.asarray([r.home.y if r.home else np.nan for r in roster], dtype=np.float64)
-    if kind is DistanceKind.HAVERSINE or (
-            kind is DistanceKind.AUTO and book.coord_system is CoordSystem.LATLON):
-        d = haversine_km(book.x[acc], book.y[acc], hx[rep], hy[rep])
-    else:
-        d = euclidean(book.x[acc], book.y[acc], hx[rep], hy[rep])
-    return np.nan_to_num(d, nan=0.0), np.ones(len(acc), dtype=bool)
+    """Distances of (account, rep) pairs (see :class:`_DistanceOracle`)."""
+    return _DistanceOracle(scenario)(acc, rep)
 
 
 def _has(book: object, account_id: str) -> bool:
@@ -463,13 +513,25 @@ def _segment_sum(values: npt.NDArray[Any], seg_id: npt.NDArray[Any],
     return out
 
 
-def compile(scenario: Scenario) -> ProblemData:  # noqa: A001 - the documented public name
+def compile(  # noqa: A001 - the documented public name
+    scenario: Scenario, *, max_candidates: int | None = None,
+) -> ProblemData:
     """Compile ``scenario`` into :class:`ProblemData` (see the module docstring for semantics).
+
+    ``max_candidates`` keeps, per item, only its current owner and the ``K`` nearest allowed
+    reps (by travel): an *approximation* for very large books (1M accounts × 2,000 reps have
+    ~185M eligible pairs). ``None`` (default) keeps every allowed pair, which exact backends
+    need to prove optimality of the real problem. Compilation runs in chunks of about 4M
+    member-pairs, so temporaries stay bounded.
 
     Raises :class:`~terraplan.errors.SpecError` when the spec names data the scenario lacks
     (a balance metric column, the ``visits`` column, a distance table). Infeasibility is never
     an error here: items may end up with no candidate; diagnostics explain it.
     """
+    if max_candidates is not None and (not isinstance(max_candidates, int)
+                                       or max_candidates < 1):
+        raise ParameterError("The 'max_candidates' parameter of compile must be None or an int "
+                             f">= 1. Got {max_candidates!r}.")
     spec = scenario.spec
     rules = spec.rules
     book, roster = scenario.accounts, scenario.reps
@@ -541,50 +603,93 @@ def compile(scenario: Scenario) -> ProblemData:  # noqa: A001 - the documented p
     np.cumsum(row_deg, out=row_ptr[1:])
     row_reps = np.nonzero(rows)[1].astype(np.int32)  # row-major: ascending reps per row
     deg = row_deg[item_cls] if k else np.zeros(0, np.int64)
-    indptr0 = np.zeros(k + 1, dtype=np.int64)
-    np.cumsum(deg, out=indptr0[1:])
-    P0 = int(indptr0[-1])
-    pair_item0 = np.repeat(np.arange(k, dtype=np.int64), deg)
-    offs = np.arange(P0, dtype=np.int64) - indptr0[pair_item0]
-    pair_rep0 = row_reps[row_ptr[item_cls[pair_item0]] + offs]
-
-    # expand to (member, rep) pairs for distances, locks and moves
-    sizes = item_size[pair_item0]
-    mp_pair = np.repeat(np.arange(P0, dtype=np.int64), sizes)
-    mp_start = np.repeat(np.cumsum(sizes) - sizes, sizes)
-    mp_off = np.arange(len(mp_pair), dtype=np.int64) - mp_start
-    mp_acc = item_members[item_indptr[pair_item0[mp_pair]] + mp_off]
-    mp_rep = pair_rep0[mp_pair]
-    dist, in_table = _distances(scenario, mp_acc, mp_rep.astype(np.int32))
-    ok = in_table.copy()
-    if rules.max_distance is not None:
-        ok &= dist <= rules.max_distance
-    lk = lock[mp_acc]
-    ok &= (lk == -1) | (lk == mp_rep)
-    bad_per_pair = np.bincount(mp_pair[~ok], minlength=P0)
-    keep = bad_per_pair == 0
-
+    oracle = _DistanceOracle(scenario)
     tw = _travel_weight(scenario)
-    travel0 = np.bincount(mp_pair, weights=tw[mp_acc] * dist, minlength=P0)
-    moved_mp = movable[mp_acc] & (owner[mp_acc] != mp_rep)
     if cont.move_weight == "count":
         unit = np.ones(n, dtype=np.float64)
     else:
         unit = np.asarray(getattr(book, cont.move_weight), dtype=np.float64) / 100.0
-    moved0 = np.bincount(mp_pair, weights=moved_mp.astype(np.float64), minlength=P0)
-    moved_pot0 = _segment_sum(np.where(moved_mp, book.potential[mp_acc], 0).astype(np.int64),
-                              mp_pair, P0)
-    units0 = np.bincount(mp_pair, weights=np.where(moved_mp, unit[mp_acc], 0.0), minlength=P0)
+    item_owner = owner[item_root] if k else np.zeros(0, np.int32)
 
-    kept_deg = np.bincount(pair_item0[keep], minlength=k).astype(np.int64)
+    def chunk(t_lo: int, t_hi: int) -> tuple[npt.NDArray[Any], ...]:
+        """Candidate pairs of items [t_lo, t_hi): filtered, costed, optionally top-K."""
+        deg_c = deg[t_lo:t_hi]
+        ptr_c = np.zeros(len(deg_c) + 1, dtype=np.int64)
+        np.cumsum(deg_c, out=ptr_c[1:])
+        pc = int(ptr_c[-1])
+        p_item = np.repeat(np.arange(t_lo, t_hi, dtype=np.int64), deg_c)
+        offs = np.arange(pc, dtype=np.int64) - ptr_c[p_item - t_lo]
+        p_rep = row_reps[row_ptr[item_cls[p_item]] + offs]
+        # expand to (member, rep) pairs for distances, locks and moves
+        sizes = item_size[p_item]
+        single = bool(np.all(sizes == 1))
+        if single:  # the common case: no families in this chunk, member-pairs = pairs
+            mp_pair = np.arange(pc, dtype=np.int64)
+            mp_acc = item_members[item_indptr[p_item]]
+        else:
+            mp_pair = np.repeat(np.arange(pc, dtype=np.int64), sizes)
+            mp_start = np.repeat(np.cumsum(sizes) - sizes, sizes)
+            mp_acc = item_members[item_indptr[p_item[mp_pair]]
+                                  + np.arange(len(mp_pair), dtype=np.int64) - mp_start]
+        mp_rep = p_rep[mp_pair] if not single else p_rep
+        dist, in_table = oracle(mp_acc, mp_rep)
+        ok = in_table
+        if rules.max_distance is not None:
+            ok &= dist <= rules.max_distance
+        lk = lock[mp_acc]
+        ok &= (lk == -1) | (lk == mp_rep)
+        moved_mp = movable[mp_acc] & (owner[mp_acc] != mp_rep)
+        tw_d = tw[mp_acc] * dist
+        pot_mv = np.where(moved_mp, book.potential[mp_acc], 0).astype(np.int64)
+        unit_mv = np.where(moved_mp, unit[mp_acc], 0.0)
+        moved_pot: npt.NDArray[Any]
+        if single:
+            keep, travel, moved = ok, tw_d, moved_mp.astype(np.float64)
+            moved_pot, units = pot_mv, unit_mv
+        else:
+            keep = np.bincount(mp_pair[~ok], minlength=pc) == 0
+            travel = np.bincount(mp_pair, weights=tw_d, minlength=pc)
+            moved = np.bincount(mp_pair, weights=moved_mp.astype(np.float64), minlength=pc)
+            moved_pot = _segment_sum(pot_mv, mp_pair, pc)
+            units = np.bincount(mp_pair, weights=unit_mv, minlength=pc)
+        sel = np.flatnonzero(keep)
+        if max_candidates is not None and len(sel):
+            # keep each item's current owner plus its K nearest reps (by travel, then rep index)
+            it, rp, tr = p_item[sel], p_rep[sel], travel[sel]
+            not_owner = rp != item_owner[it]
+            order = np.lexsort((rp, tr, not_owner, it))
+            it_sorted = it[order]
+            first = np.searchsorted(it_sorted, it_sorted, side="left")
+            rank = np.arange(len(order)) - first
+            top = order[rank < max_candidates]
+            sel = sel[np.sort(top)]  # sel is in (item, rep) order already
+        return (p_item[sel], p_rep[sel], travel[sel], np.rint(moved[sel]).astype(np.int64),
+                moved_pot[sel], units[sel], np.asarray([pc], dtype=np.int64))
+
+    # chunks of about CHUNK member-pairs bound the temporaries at any book size
+    work = np.cumsum(deg * item_size) if k else np.zeros(0, np.int64)
+    bounds = [0]
+    if k:
+        cuts = np.searchsorted(work, np.arange(_CHUNK, int(work[-1]) + _CHUNK, _CHUNK),
+                               side="right")
+        bounds += [int(c) for c in cuts if 0 < c < k]
+        bounds.append(k)
+    parts = [chunk(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=False) if b > a]
+    if parts:
+        cols = [np.concatenate([pt[i] for pt in parts]) for i in range(6)]
+        P0 = int(sum(int(pt[6][0]) for pt in parts))
+    else:
+        cols = [np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0), np.zeros(0, np.int64),
+                np.zeros(0, np.int64), np.zeros(0)]
+        P0 = 0
+    pair_item = cols[0].astype(np.int32)
+    indices = cols[1].astype(np.int32)
+    pair_travel = cols[2].astype(np.float64)
+    pair_moved = cols[3].astype(np.int64)
+    pair_moved_pot = cols[4].astype(np.int64)
+    pair_units = cols[5].astype(np.float64)
     indptr = np.zeros(k + 1, dtype=np.int64)
-    np.cumsum(kept_deg, out=indptr[1:])
-    indices = pair_rep0[keep].astype(np.int32)
-    pair_item = pair_item0[keep].astype(np.int32)
-    pair_travel = travel0[keep]
-    pair_moved = np.rint(moved0[keep]).astype(np.int64)
-    pair_moved_pot = moved_pot0[keep]
-    pair_units = units0[keep]
+    np.cumsum(np.bincount(pair_item, minlength=k), out=indptr[1:])
     w_t, w_d = spec.objective.travel, spec.objective.disruption
     pair_cost = w_t * pair_travel + w_d * cont.move_cost * pair_units
 
@@ -714,6 +819,7 @@ def compile(scenario: Scenario) -> ProblemData:  # noqa: A001 - the documented p
         move_cost=float(cont.move_cost), w_travel=float(w_t), w_disruption=float(w_d),
         w_balance=float(spec.objective.balance), rules=tuple(str(r) for r in present),
         stats={"pairs_before_filters": float(P0), "pairs": float(len(indices)),
+               "max_candidates": float(max_candidates or 0),
                "protected_accounts": float(protected.sum())},
     )
 

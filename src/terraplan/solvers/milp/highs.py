@@ -4,7 +4,8 @@ PuLP hides HiGHS' MIP dual bound, callbacks and interrupts, so the PuLP model's 
 are handed to a ``highspy.Highs`` object in bulk (one ``addVars``/``addRows`` call each):
 
 * warm start: ``setSolution`` with the hinted pair variables (HiGHS completes the rest);
-* time limit, ``mip_rel_gap``, ``threads``, ``random_seed``;
+* time limit, ``mip_rel_gap``, ``random_seed`` (not ``threads``: HiGHS' scheduler is
+  process-wide and fixed by the first solve of the process);
 * progress: ``cbMipImprovingSolution`` (incumbent and ``mip_dual_bound``), stop criteria there;
 * cancellation: ``cbMipInterrupt`` interrupts once the token is set;
 * bound: ``getInfo().mip_dual_bound`` after the run.
@@ -114,7 +115,9 @@ class HighsBackend:
         h.setOptionValue("output_flag", bool(options.log))
         h.setOptionValue("time_limit", max(0.01, options.time_limit - t_build))
         h.setOptionValue("mip_rel_gap", float(options.gap))
-        h.setOptionValue("threads", int(options.threads))
+        # no "threads" option: HiGHS keeps one process-wide scheduler, and asking for another
+        # thread count than the first solve of the process makes run() fail; its MIP search is
+        # serial anyway
         h.setOptionValue("random_seed", int(seed) % (2**31))
 
         hint = warm_start(problem, initial)
@@ -148,7 +151,7 @@ class HighsBackend:
             return SolveResult(status=Status.CANCELLED, backend=self.name, seed=seed,
                                objective=None, bound=None, runtime=time.perf_counter() - t0,
                                message="cancelled before the search started")
-        h.run()
+        run_status = h.run()
         ms = h.getModelStatus()
         info = h.getInfo()
         stats = {"build_seconds": t_build, "nodes": float(info.mip_node_count),
@@ -183,5 +186,6 @@ class HighsBackend:
                                message="no plan found before the search stopped", stats=stats)
         return SolveResult(status=Status.ERROR, backend=self.name, seed=seed, objective=None,
                            bound=None, runtime=time.perf_counter() - t0,
-                           message=f"HiGHS ended with status {h.modelStatusToString(ms)}",
+                           message=f"HiGHS ended with status {h.modelStatusToString(ms)} "
+                                   f"(run: {run_status})",
                            stats=stats)
