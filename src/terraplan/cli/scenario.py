@@ -243,7 +243,10 @@ def compare(
     Example: terraplan scenario compare fy27-base fy27-alt --export moves.csv
     """
     if current == (b is not None):
-        raise typer.BadParameter("give scenario B, or --current to compare A with the CRM")
+        from terraplan.errors import ParameterError
+
+        raise ParameterError("give scenario B, or --current to compare A with the CRM's "
+                             "current ownership (not both)")
     with _workspace(db) as ws:
         if current:
             cmp = ws.compare_to_current(_ref(a), plan_id=a_plan)

@@ -6,6 +6,7 @@ configuration is built in code so no ``alembic.ini`` has to be found on disk.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -36,9 +37,15 @@ def _with_engine(url_or_engine: str | Engine) -> tuple[Engine, bool]:
 
 
 def upgrade(url: str | Engine, revision: str = "head") -> None:
-    """Bring the store at ``url`` (or an engine) up to ``revision`` (default: latest)."""
+    """Bring the store at ``url`` (or an engine) up to ``revision`` (default: latest).
+
+    A store already at the latest revision is recognised with one query, without running
+    Alembic (every CLI command and API worker opens the store).
+    """
     engine, owned = _with_engine(url)
     try:
+        if revision == "head" and current(engine) == head():
+            return
         with engine.begin() as conn:
             cfg = alembic_config(engine.url.render_as_string(hide_password=False))
             cfg.attributes["connection"] = conn
@@ -48,6 +55,7 @@ def upgrade(url: str | Engine, revision: str = "head") -> None:
             engine.dispose()
 
 
+@functools.cache
 def head() -> str:
     """The newest revision id shipped with this version of terraplan."""
     rev = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
