@@ -643,6 +643,9 @@ def compile(  # noqa: A001 - the documented public name
         pot_mv = np.where(moved_mp, book.potential[mp_acc], 0).astype(np.int64)
         unit_mv = np.where(moved_mp, unit[mp_acc], 0.0)
         moved_pot: npt.NDArray[Any]
+        travel: npt.NDArray[Any]
+        moved: npt.NDArray[Any]
+        units: npt.NDArray[Any]
         if single:
             keep, travel, moved = ok, tw_d, moved_mp.astype(np.float64)
             moved_pot, units = pot_mv, unit_mv
