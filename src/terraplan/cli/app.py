@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from terraplan.cli import data, demo, generate, scenario
+from terraplan.cli import comp, data, demo, generate, quota, scenario
 
 app = typer.Typer(
     name="terraplan",
@@ -14,7 +14,7 @@ app = typer.Typer(
     add_completion=True,
 )
 
-for _module in (demo, data, generate, scenario):
+for _module in (demo, data, generate, scenario, quota, comp):
     _module.register(app)
 
 
