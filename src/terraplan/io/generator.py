@@ -19,25 +19,27 @@ What a generated book looks like
   potential (elasticity 0.45) from a per-segment base, open pipeline on ~20 % of accounts.
 * **Families.** ~5 % of accounts belong to parent/child families of 2–6 accounts; children sit
   near their parent and share its segment, vertical and region, so one rep can own the whole
-  family. Parents always come earlier in the family than their children, so the graph is acyclic
-  (depth ≤ 2 in practice).
+  family. A child attaches to the family's root or (20 %) to an earlier child, never to a later
+  member, so the parent graph is acyclic.
 * **Reps.** Two teams: *Enterprise* reps cover Enterprise only, *Commercial* reps cover SMB and
   Mid-Market. Reps are split across teams in proportion to potential, and each team's regions are
   grouped (connected groups of the five regions) so that potential per rep is as even as possible
-  across groups; reps in a group cover exactly its regions. Groups with ≥ 3 reps get a vertical
-  specialist (covers the group's largest verticals only). Homes are in metros of the group.
+  across groups; reps in a group cover exactly its regions. Groups with ≥ 3 reps get vertical
+  specialists (one per 6 reps, at least one), each covering a few of the group's largest
+  verticals. Homes are at metro accounts of the group drawn by workload (plus ~2 km jitter), so
+  rep density follows workload density.
   Roles: AE / Senior AE (target share 1.2) and Enterprise AE / Senior Enterprise AE, with OTE and
   base share by role. ~3 % of reps are departing and ~2 % are planned hires (TBH placeholders,
   with no current book); every pool keeps at least one active generalist.
-* **Capacity.** Each pool (team × region group) gets 115–123 % of its workload as capacity
+* **Capacity.** Each pool (team × region group) gets 114.5–121.5 % of its workload as capacity
   spread over its non-departing reps by target share; departing reps get the same rate on top.
   Total capacity therefore lands at ~115–130 % of total workload and every pool fits.
 * **Current assignment.** Mostly geographic: each account goes to one of its nearest eligible
   reps with multiplicative noise on distances; a multiplicatively weighted Voronoi calibration
   then nudges rep weights until the coefficient of variation of current potential per rep (over
-  reps with a book) reaches a target drawn in 28–34 %. ~2 % of accounts keep a legacy owner who
-  is not eligible for them, most family children follow their parent's owner, and ~0.5 % of
-  accounts are locked to their (eligible, active) current owner.
+  reps with a book) reaches a target drawn in 28–34 %. ~2 % of accounts (without open pipeline)
+  keep a legacy owner who is not eligible for them, most family children follow their parent's
+  owner, and ~0.5 % of accounts are locked to their (eligible, active) current owner.
 
 Money is integer cents in the domain objects; :func:`write_book` writes currency units with two
 decimals (``12345.67``).
@@ -115,7 +117,7 @@ _REGION_EDGES = frozenset({(0, 1), (0, 2), (1, 2), (1, 4), (2, 3), (3, 4)})
 _SMB, _MM, _ENT = 0, 1, 2
 _SEGMENT_P_METRO = np.array([0.68, 0.23, 0.09])
 _SEGMENT_P_RURAL = np.array([0.80, 0.17, 0.03])
-_SEG_MEDIAN_USD = np.array([36_000.0, 150_000.0, 700_000.0])
+_SEG_MEDIAN_USD = np.array([32_000.0, 150_000.0, 700_000.0])
 _SEG_SIGMA = np.array([0.80, 0.70, 0.90])
 _SEG_BASE_HOURS = np.array([6.0, 20.0, 70.0])
 _SEG_PIPELINE_P = np.array([0.17, 0.25, 0.35])
@@ -502,7 +504,8 @@ def _draw_accounts(rng: np.random.Generator, n: int, family_share: float,
         children = rng.permutation(children)
         # member k (k >= 1) of a family attaches to the root, or to an earlier member: acyclic
         fam_of_child = np.repeat(np.arange(n_fam), sizes - 1)
-        pos = np.concatenate([np.arange(1, s) for s in sizes]) if n_children else np.zeros(0, int)
+        first_child = np.cumsum(sizes - 1) - (sizes - 1)  # offset of each family's children
+        pos = np.arange(n_children) - np.repeat(first_child, sizes - 1) + 1  # 1..size-1
         earlier = np.floor(fam_u[children] * pos).astype(np.int64)  # in [0, pos)
         deep = (fam_u[children] * 7.0) % 1.0 < 0.2  # 20 % attach below the root
         attach_pos = np.where(deep & (pos >= 2), earlier, 0)
@@ -725,9 +728,9 @@ def _draw_reps(rng: np.random.Generator, acc: _Accounts, n_reps: int,
         lat[members] = np.round(np.clip(hy + jit[0], 24.5, 49.4), 6)
         lon[members] = np.round(hx + jit[1] / np.cos(np.radians(hy)), 6)
 
-    # capacity: each pool gets 115–123 % of its workload over its non-departing reps
+    # capacity: each pool gets 114.5–121.5 % of its workload over its non-departing reps
     capacity = np.zeros(n_reps)
-    headroom = 1.15 + 0.08 * rng.random(n_groups)
+    headroom = 1.145 + 0.07 * rng.random(n_groups)
     departing = np.array([s is RepStatus.DEPARTING for s in status])
     for g in range(n_groups):
         members = np.flatnonzero(group == g)
@@ -912,7 +915,9 @@ def _current_assignment(rng: np.random.Generator, acc: _Accounts, ro: _Roster,
     if n_reps > 1 and pick.any():
         booked = np.flatnonzero(has_book)
         kk = min(6, booked.size)
-        li = np.flatnonzero(pick & (acc.parent < 0))
+        # not on accounts with open pipeline: a protected deal owned by an ineligible rep could
+        # neither stay nor move, and a generated book should be solvable as shipped
+        li = np.flatnonzero(pick & (acc.parent < 0) & (acc.pipeline == 0))
         _, j = cKDTree(homes[booked]).query(pts[li], k=kk)
         j = booked[j.reshape(li.size, kk)]
         inel = ~_eligible(ro, acc, np.repeat(li, kk), j.ravel()).reshape(li.size, kk)
