@@ -414,6 +414,17 @@ def test_demo_data_loads_cleanly_and_is_solvable_on_paper() -> None:
     assert 0.25 <= fair_cv(loads[booked]) <= 0.40
 
 
+@pytest.mark.parametrize("folder", [DEMO, RULES])
+def test_bundled_scenarios_pass_the_presolve_diagnostics(folder: Path) -> None:
+    # every provable infeasibility (pools over capacity, accounts without an eligible rep,
+    # protected deals that can neither stay nor move, ...) would be listed here
+    from terraplan.problem import compile as compile_problem
+    from terraplan.solvers.diagnose import diagnose
+
+    scenario, _ = load_scenario(folder / "spec.yaml")
+    assert diagnose(compile_problem(scenario)) == []
+
+
 def test_demo_files_are_what_the_documented_command_writes(tmp_path: Path) -> None:
     spec = ScenarioSpec.from_yaml(DEMO / "spec.yaml")
     g = generate_book(3000, 25, seed=2026)
