@@ -1,0 +1,219 @@
+"""Decomposition: split a problem into independent eligibility pools and solve them separately.
+
+Two pools share no eligible rep (:attr:`ProblemData.rep_pool`/``item_pool``), so without a
+global continuity budget the objective and every hard rule separate by pool: the optimum of the
+whole is the sum of the pool optima, and pool bounds add up to a bound of the whole.
+:func:`split_pools` builds one self-contained :class:`~terraplan.problem.ProblemData` per pool
+(all reps kept, so rep indices are unchanged; items, accounts and pairs restricted and renumbered);
+:func:`solve_decomposed` solves them with any registered backend through a pluggable ``map``.
+
+Running pools (or scenario sweeps) on a cluster
+-----------------------------------------------
+``mapper`` is any callable with the signature of the builtin ``map`` — in particular
+``concurrent.futures.ThreadPoolExecutor(...).map`` or ``ProcessPoolExecutor(...).map``. A Dask
+cluster plugs in the same way without terraplan depending on Dask::
+
+    from dask.distributed import Client
+    client = Client("tcp://scheduler:8786")
+    executor = client.get_executor()          # a concurrent.futures.Executor
+    result = solve_decomposed(problem, mapper=executor.map)
+
+Jobs are plain picklable tuples (the pool problem, backend name, seed, options), so process and
+cluster executors work; results come back in pool order, which keeps the output deterministic.
+With a global continuity budget (``max_moved_accounts``/``max_moved_share``/``max_moved_per_rep``)
+pools are coupled: :func:`solve_decomposed` then solves the problem whole (one job).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from terraplan.problem import ProblemData, hard_violations, objective
+from terraplan.solvers.base import SolveOptions, SolveResult, Status
+
+I64 = npt.NDArray[np.int64]
+
+Mapper = Callable[..., Iterable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolProblem:
+    """One pool as a self-contained problem and the maps back to the parent.
+
+    ``items`` / ``accounts`` / ``pairs`` are the parent indices of the pool's items, accounts
+    (ascending) and candidate pairs, in the order of the pool problem's own arrays.
+    """
+
+    pool: int
+    problem: ProblemData
+    items: I64
+    accounts: I64
+    pairs: I64
+
+
+def coupled(problem: ProblemData) -> bool:
+    """Whether a continuity budget couples the pools (then they cannot be solved apart)."""
+    return (problem.max_moved_accounts >= 0 or problem.max_moved_potential >= 0
+            or problem.max_moved_per_rep >= 0)
+
+
+def _ro(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    a = np.ascontiguousarray(a)
+    a.flags.writeable = False
+    return a
+
+
+def subproblem(problem: ProblemData, items: I64, pool: int = -1) -> PoolProblem:
+    """The problem restricted to ``items`` (ascending parent item indices)."""
+    p = problem
+    items = np.asarray(items, dtype=np.int64)
+    k = len(items)
+    sizes = np.diff(p.item_indptr)[items]
+    item_indptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(sizes, out=item_indptr[1:])
+    # parent account rows of the pool's members, grouped by item
+    mem_parent = np.concatenate([p.item_members[p.item_indptr[t]:p.item_indptr[t + 1]]
+                                 for t in items.tolist()]) if k else np.zeros(0, np.int64)
+    accounts = np.sort(mem_parent)
+    acc_pos = np.full(p.n_accounts, -1, dtype=np.int64)
+    acc_pos[accounts] = np.arange(len(accounts))
+    item_members = acc_pos[mem_parent]
+    item_of = np.empty(len(accounts), dtype=np.int32)
+    item_of[item_members] = np.repeat(np.arange(k, dtype=np.int32), sizes)
+    item_root = acc_pos[p.item_root[items]]
+    deg = np.diff(p.indptr)[items]
+    indptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(deg, out=indptr[1:])
+    pairs = np.concatenate([np.arange(p.indptr[t], p.indptr[t + 1]) for t in items.tolist()]) \
+        if k else np.zeros(0, np.int64)
+    pairs = pairs.astype(np.int64)
+    cdeg = np.diff(p.cur_indptr)[items]
+    cur_indptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(cdeg, out=cur_indptr[1:])
+    cur = np.concatenate([np.arange(p.cur_indptr[t], p.cur_indptr[t + 1])
+                          for t in items.tolist()]).astype(np.int64) if k else np.zeros(0, np.int64)
+    sub = dataclasses.replace(
+        p, n_accounts=len(accounts), n_items=k,
+        item_of=_ro(item_of), item_indptr=_ro(item_indptr), item_members=_ro(item_members),
+        item_root=_ro(item_root),
+        account_owner=_ro(p.account_owner[accounts]),
+        account_movable_owner=_ro(p.account_movable_owner[accounts]),
+        account_lock=_ro(p.account_lock[accounts]),
+        indptr=_ro(indptr), indices=_ro(p.indices[pairs]),
+        pair_item=_ro(np.repeat(np.arange(k, dtype=np.int32), deg)),
+        pair_travel=_ro(p.pair_travel[pairs]), pair_moved=_ro(p.pair_moved[pairs]),
+        pair_moved_potential=_ro(p.pair_moved_potential[pairs]),
+        pair_move_units=_ro(p.pair_move_units[pairs]), pair_cost=_ro(p.pair_cost[pairs]),
+        item_metric=_ro(p.item_metric[:, items]), item_metric_int=_ro(p.item_metric_int[:, items]),
+        item_pool=_ro(p.item_pool[items]),
+        cur_indptr=_ro(cur_indptr), cur_rep=_ro(p.cur_rep[cur]), cur_count=_ro(p.cur_count[cur]),
+        cur_potential=_ro(p.cur_potential[cur]),
+        stats={**p.stats, "pool": float(pool)},
+    )
+    return PoolProblem(pool=pool, problem=sub, items=items, accounts=accounts, pairs=pairs)
+
+
+def split_pools(problem: ProblemData) -> list[PoolProblem]:
+    """One :class:`PoolProblem` per eligibility pool (items without a pool form pool -1).
+
+    Reps of other pools stay in each sub-problem (indices unchanged) but receive nothing: no
+    item of the pool has them as candidates, and their targets are those of their own pool,
+    so a band check on them is the caller's concern — :func:`solve_decomposed` checks the
+    merged plan on the whole problem.
+    """
+    out: list[PoolProblem] = []
+    pools = np.unique(problem.item_pool)
+    for pool in pools.tolist():
+        items = np.flatnonzero(problem.item_pool == pool).astype(np.int64)
+        out.append(subproblem(problem, items, pool))
+    return out
+
+
+def _pool_view(pp: PoolProblem) -> ProblemData:
+    """Bands and capacities of reps outside the pool neutralised (they hold nothing here)."""
+    p = pp.problem
+    in_pool = p.rep_pool == pp.pool
+    lower = np.where(in_pool[None, :], p.lower, -np.inf)
+    upper = np.where(in_pool[None, :], p.upper, np.inf)
+    target = np.where(in_pool[None, :], p.target, 0.0)
+    return dataclasses.replace(p, lower=_ro(lower), upper=_ro(upper), target=_ro(target))
+
+
+def _solve_job(job: tuple[ProblemData, str, int, SolveOptions]) -> SolveResult:
+    problem, backend, seed, options = job
+    from terraplan.solvers import get_backend
+
+    impl = get_backend(backend)
+    return impl.solve(problem, seed=seed, options=options, stop=None, cancel=None,
+                      callbacks=(), initial=None)
+
+
+def solve_decomposed(
+    problem: ProblemData,
+    *,
+    backend: str = "heuristic",
+    seed: int = 0,
+    options: SolveOptions = SolveOptions(),
+    mapper: Mapper | None = None,
+) -> SolveResult:
+    """Solve pool by pool with ``backend`` and merge (see the module docstring).
+
+    Each pool gets the full ``options.time_limit`` when pools run in parallel; with the default
+    sequential ``map`` the limit is shared in proportion to each pool's candidate pairs.
+    The merged plan is re-checked on the whole problem; the bound is the sum of pool bounds
+    (``None`` if any pool has none).
+    """
+    t0 = time.perf_counter()
+    if coupled(problem) or problem.n_pools <= 1:
+        return _solve_job((problem, backend, seed, options))
+    parts = split_pools(problem)
+    total = float(max(problem.n_pairs, 1))
+    sequential = mapper is None
+    jobs = []
+    for pp in parts:
+        tl = options.time_limit * max(pp.problem.n_pairs / total, 0.01) if sequential \
+            else options.time_limit
+        jobs.append((_pool_view(pp), backend, seed, dataclasses.replace(options, time_limit=tl)))
+    results: Sequence[SolveResult] = list((mapper or map)(_solve_job, jobs))
+    a = np.full(problem.n_accounts, -1, dtype=np.int32)
+    bound: float | None = 0.0
+    statuses = []
+    for pp, r in zip(parts, results, strict=True):
+        statuses.append(r.status)
+        if r.assignment is not None:
+            a[pp.accounts] = r.assignment
+        if r.bound is None or bound is None:
+            bound = None
+        else:
+            bound += r.bound
+    runtime = time.perf_counter() - t0
+    if any(s is Status.INFEASIBLE for s in statuses):
+        return SolveResult(Status.INFEASIBLE, backend, seed, None, None, runtime,
+                           message="a pool is infeasible")
+    if not all(s.has_plan for s in statuses):
+        n_bad = sum(not s.has_plan for s in statuses)
+        return SolveResult(Status.NO_SOLUTION_IN_TIME, backend, seed, None, bound, runtime,
+                           message=f"{n_bad} of {len(parts)} pool(s) without a plan")
+    ia = problem.item_assignment(a)
+    bad = hard_violations(problem, ia)
+    if bad:
+        return SolveResult(Status.ERROR, backend, seed, None, bound, runtime,
+                           message="merged plan breaks: " + "; ".join(bad[:3]))
+    obj = objective(problem, ia)
+    if bound is not None:
+        bound = min(bound, obj) if math.isfinite(bound) else None
+    status = Status.OPTIMAL if all(s is Status.OPTIMAL for s in statuses) else Status.FEASIBLE
+    return SolveResult(status, backend, seed, obj, bound, runtime, assignment=a,
+                       message=f"{len(parts)} pools solved separately",
+                       stats={"pools": float(len(parts))})
+
+
+__all__ = ["Mapper", "PoolProblem", "coupled", "solve_decomposed", "split_pools", "subproblem"]

@@ -1,0 +1,133 @@
+"""The heuristic backend: hand-checked optimum, evaluator re-check, rules, determinism, anytime."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from terraplan.domain import AccountBook, RepRoster, Scenario, ScenarioSpec
+from terraplan.evaluate import evaluate
+from terraplan.evaluate import objective as eval_objective
+from terraplan.io.generator import generate_book
+from terraplan.problem import compile, decode
+from terraplan.solvers import SolveOptions, Status, backends, choose_backend, solve
+from terraplan.solvers.base import CancelToken, MaxIterations, Progress
+from terraplan.solvers.heuristic import AUTO_MIN_PAIRS, HeuristicBackend
+
+
+def _scenario(book: AccountBook, roster: RepRoster, rules: dict | None = None) -> Scenario:
+    spec = ScenarioSpec.from_dict({"rules": rules or {}})
+    return Scenario(spec=spec, accounts=book, reps=roster)
+
+
+def _six(six_accounts: tuple[AccountBook, RepRoster], tol: float = 0.2) -> Scenario:
+    book, roster = six_accounts
+    return _scenario(book, roster, {"eligibility": [], "balance": [
+        {"metric": "potential", "tolerance": tol}]})
+
+
+def _check(sc: Scenario, res) -> None:  # type: ignore[no-untyped-def]
+    """Every plan is re-checked by the independent evaluator."""
+    assert res.assignment is not None
+    p = compile(sc)
+    plan = decode(p, res.assignment)
+    ev = evaluate(sc, plan)
+    assert ev.hard_count == 0, [str(v) for v in ev.violations[:5]]
+    assert eval_objective(sc, plan).total == pytest.approx(res.objective, rel=1e-6, abs=1e-9)
+
+
+def test_registered_with_auto_rule() -> None:
+    assert "heuristic" in backends()
+
+
+def test_six_accounts_hand_checked_optimum(six_accounts: tuple[AccountBook, RepRoster]) -> None:
+    # band [840, 1260] cents on potential: r1 must take a4 (cheapest fix, travel 8·4 = 32)
+    # travel = 0·1 + 1·2 + 2·3 + 8·4 (a4 at r1) + 1·5 + 0·6 = 45
+    sc = _six(six_accounts)
+    res = solve(compile(sc), backend="heuristic", seed=0, explain=False,
+                options=SolveOptions(time_limit=10))
+    assert res.status in (Status.FEASIBLE, Status.OPTIMAL)
+    assert res.objective == pytest.approx(45.0)
+    assert res.assignment.tolist() == [0, 0, 0, 0, 1, 1]
+    assert res.bound is not None and res.bound <= 45.0 + 1e-6
+    _check(sc, res)
+
+
+def test_infeasible_band_is_reported_not_returned(
+        six_accounts: tuple[AccountBook, RepRoster]) -> None:
+    # ±0 % on potential: 1050 each is impossible (no subset of 100..600 step 100 sums to 1050)
+    sc = _six(six_accounts, tol=0.0)
+    res = solve(compile(sc), backend="heuristic", explain=False, conflicts=False,
+                options=SolveOptions(time_limit=2))
+    assert res.status in (Status.INFEASIBLE, Status.NO_SOLUTION_IN_TIME)
+    assert res.assignment is None
+
+
+@pytest.fixture(scope="module")
+def gen_scenario() -> Scenario:
+    g = generate_book(400, 8, seed=3)
+    spec = ScenarioSpec.from_dict({"rules": {"balance": [
+        {"metric": "potential", "tolerance": 0.15}, {"metric": "workload", "tolerance": 0.15}]}})
+    return Scenario(spec=spec, accounts=g.accounts, reps=g.reps)
+
+
+def test_generated_book_all_rules_and_evaluator(gen_scenario: Scenario) -> None:
+    p = compile(gen_scenario)
+    res = solve(p, backend="heuristic", seed=1, explain=False, options=SolveOptions(time_limit=10))
+    assert res.status.has_plan, res.message
+    _check(gen_scenario, res)
+    # families stay together, locks hold (both are encoded in items / candidates)
+    ia = p.item_assignment(res.assignment)
+    assert np.array_equal(p.account_assignment(ia), res.assignment)
+    locked = p.account_lock >= 0
+    assert np.array_equal(res.assignment[locked], p.account_lock[locked])
+    assert res.gap is not None and res.gap < 0.2
+
+
+def test_soft_balance_and_continuity_budget(gen_scenario: Scenario) -> None:
+    spec = ScenarioSpec.from_dict({"rules": {
+        "balance": [{"metric": "potential", "tolerance": 0.05, "hard": False, "penalty": 1e6}],
+        "continuity": {"max_moved_accounts": 30, "max_moved_per_rep": 10}},
+        "objective": {"disruption": 1.0}})
+    sc = Scenario(spec=spec, accounts=gen_scenario.accounts, reps=gen_scenario.reps)
+    res = solve(compile(sc), backend="heuristic", seed=0, explain=False,
+                options=SolveOptions(time_limit=10))
+    assert res.status.has_plan, res.message
+    _check(sc, res)
+    ev = evaluate(sc, decode(compile(sc), res.assignment))
+    assert ev.moves.counted <= 30
+
+
+def test_deterministic_for_a_seed(gen_scenario: Scenario) -> None:
+    p = compile(gen_scenario)
+    opts = SolveOptions(time_limit=30, extra={"deterministic": True})
+    a = solve(p, backend="heuristic", seed=7, options=opts, explain=False)
+    b = solve(p, backend="heuristic", seed=7, options=opts, explain=False)
+    assert a.status.has_plan
+    assert np.array_equal(a.assignment, b.assignment)
+    assert a.objective == b.objective and a.seed == 7
+
+
+def test_cancel_and_progress(gen_scenario: Scenario) -> None:
+    p = compile(gen_scenario)
+    tok = CancelToken()
+    tok.cancel()
+    res = solve(p, backend="heuristic", cancel=tok, explain=False)
+    assert res.status is Status.CANCELLED
+    seen: list[Progress] = []
+    res = solve(p, backend="heuristic", stop=MaxIterations(1), callbacks=[seen.append],
+                explain=False, options=SolveOptions(time_limit=10))
+    assert seen and seen[-1].elapsed >= 0
+
+
+def test_contiguity_is_named_not_dropped(six_accounts: tuple[AccountBook, RepRoster]) -> None:
+    book, roster = six_accounts
+    sc = _scenario(book, roster, {"eligibility": [], "contiguity": True})
+    p = compile(sc)
+    assert HeuristicBackend().unsupported(p) == "contiguity"
+
+
+def test_auto_choice_rule(gen_scenario: Scenario) -> None:
+    p = compile(gen_scenario)
+    assert p.n_pairs <= AUTO_MIN_PAIRS
+    assert choose_backend(p) != "heuristic"
