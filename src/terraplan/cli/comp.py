@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from terraplan.cli.common import console, handle_errors
@@ -243,8 +244,8 @@ def design(
     if res.curve is None:
         console.print(f"[bold red]{res.status}:[/] {res.message}")
         raise typer.Exit(1)
-    t = Table(title=f"Designed curve — {len(team)} reps{f' ({role})' if role else ''}, "
-              f"E[f'] = {res.objective:.3f}")
+    t = Table(title=escape(f"Designed curve — {len(team)} reps{f' ({role})' if role else ''}, "
+                           f"E[f'] = {res.objective:.3f}"))
     for col in ("band", "multiplier", "dE[C]/dm", "dP90/dm"):
         t.add_column(col, justify="right")
     for s in res.sensitivity:
