@@ -171,7 +171,15 @@ def solve_decomposed(
     The merged plan is re-checked on the whole problem; the bound is the sum of pool bounds
     (``None`` if any pool has none).
     """
+    from terraplan.solvers import backends
+
     t0 = time.perf_counter()
+    # load the backend plugins here, once: the registry's lazy loading is not thread-safe
+    if backend not in backends():
+        from terraplan.errors import ParameterError
+
+        raise ParameterError(f"The 'backend' parameter of solve_decomposed must be one of "
+                             f"{sorted(backends())}. Got {backend!r}.")
     if coupled(problem) or problem.n_pools <= 1:
         return _solve_job((problem, backend, seed, options))
     parts = split_pools(problem)
