@@ -43,8 +43,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate a realistic synthetic book: accounts.csv and reps.csv (or .parquet).
 
-        Clustered US geography, lognormal potential, families, eligibility lists, capacity with
-        headroom and a realistically unbalanced current assignment.
+        Clustered US geography, lognormal potential, families and eligibility lists.
+
+        Capacity with headroom and a realistically unbalanced current assignment.
         """
         from terraplan.domain import ScenarioSpec
         from terraplan.io.generator import generate_book, write_book
