@@ -129,7 +129,12 @@ class CpSatBackend:
             solver.best_bound_callback = lambda b: relay.on_bound(b / ctx.scale)
         cb = _Callback(relay, ctx.scale)
         with CancelWatcher(cancel, solver.stop_search) as watcher:
-            code = cp_model.UNKNOWN if watcher.fired else solver.solve(ctx.model, cb)
+            if watcher.fired:
+                return SolveResult(status=Status.CANCELLED, backend=self.name, seed=seed,
+                                   objective=None, bound=None,
+                                   runtime=time.perf_counter() - t0,
+                                   message="cancelled before the search started")
+            code = solver.solve(ctx.model, cb)
         stats = {"build_seconds": t_build, "branches": float(solver.num_branches),
                  "conflicts": float(solver.num_conflicts), "scale": ctx.scale,
                  "wall_seconds": solver.wall_time}
