@@ -542,3 +542,21 @@ def _big_book(ids: np.ndarray) -> AccountBook:
         potential=np.arange(n, dtype=np.int64), workload=np.ones(n), current_owner=none,
         parent=np.full(n, -1, dtype=np.int64), locked_to=none,
         pipeline=np.zeros(n, dtype=np.int64), extra={})
+
+
+def test_plans_in_any_row_order_round_trip(ws: Workspace, six_accounts: Book) -> None:
+    """A plan in book order is stored without repeating the ids; any other order keeps them.
+    Both read back, compare and export alike."""
+    book, roster = six_accounts
+    in_order = plan_of(book, roster, MOVE_A3, MOVE_A3_REASONS)
+    mapping = in_order.to_mapping()
+    shuffled = Plan.from_mapping({k: mapping[k] for k in ["a6", "a2", "a4", "a1", "a5", "a3"]},
+                                 rep_ids=("r2", "r1"))
+    ws.create_scenario("ordered", actor="t", book=book, roster=roster, plan=in_order)
+    ws.create_scenario("shuffled", actor="t", plan=shuffled)
+    assert ws.get_plan("shuffled").to_mapping() == ws.get_plan("ordered").to_mapping() == mapping
+    assert ws.get_plan("shuffled").account_ids.tolist() == ["a6", "a2", "a4", "a1", "a5", "a3"]
+    cmp = ws.compare("ordered", "shuffled")
+    assert cmp.n_moved == 0 and cmp.n_accounts == 6
+    assert [r.metrics["potential"] for r in cmp.reps] == [(300.0, 300.0), (1800.0, 1800.0)]
+    assert ws.compare_to_current("shuffled").n_moved == 1

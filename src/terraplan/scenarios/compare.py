@@ -54,7 +54,8 @@ class Aligned:
 def align(a: PlanArrays, own_a: npt.NDArray[np.int64], b: PlanArrays,
           own_b: npt.NDArray[np.int64]) -> Aligned:
     """Put two plans side by side by account id (``own_*`` already in a shared rep list)."""
-    if len(a) == len(b) and np.array_equal(a.account_ids, b.account_ids):
+    if a.account_ids is b.account_ids or (
+            len(a) == len(b) and np.array_equal(a.account_ids, b.account_ids)):
         ones = np.ones(len(a), dtype=np.bool_)
         return Aligned(a.account_ids, own_a, own_b, a.reasons, b.reasons, ones, ones.copy(),
                        np.arange(len(b), dtype=np.int64))
@@ -77,7 +78,8 @@ def align(a: PlanArrays, own_a: npt.NDArray[np.int64], b: PlanArrays,
 
 def book_rows(book: AccountBook, account_ids: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
     """Row of each account id in ``book`` (-1 when absent)."""
-    if len(account_ids) == len(book) and np.array_equal(account_ids, book.ids):
+    if account_ids is book.ids or (
+            len(account_ids) == len(book) and np.array_equal(account_ids, book.ids)):
         return np.arange(len(book), dtype=np.int64)
     if len(book) == 0:
         return np.full(len(account_ids), -1, dtype=np.int64)

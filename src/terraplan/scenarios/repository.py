@@ -53,36 +53,53 @@ class PlanArrays:
         return lut[self.owner if idx is None else self.owner[idx]]
 
 
-def encode_plan(plan: PlanArrays) -> bytes:
-    """The plan columns as zstd Parquet (rep ids in the schema metadata)."""
-    table = pa.table({
-        "account_id": pa.array(plan.account_ids, type=pa.large_string()),
+def encode_plan(plan: PlanArrays, *, ids_in_book_order: bool = False) -> bytes:
+    """The plan columns as zstd Parquet (rep ids in the schema metadata).
+
+    With ``ids_in_book_order`` the caller has checked that the plan lists exactly its input
+    book's accounts in book order: the account ids are then not stored again (the book has
+    them), which halves what a compare of two million-account plans has to decode.
+    """
+    cols: dict[str, pa.Array] = {
         "owner": pa.array(np.asarray(plan.owner, dtype=np.int32)),
         "reason": pa.array(np.asarray(plan.reasons, dtype=np.int16)),
-    }).replace_schema_metadata({"terraplan": json.dumps({"rep_ids": list(plan.rep_ids)})})
+    }
+    if not ids_in_book_order:
+        cols["account_id"] = pa.array(plan.account_ids, type=pa.large_string())
+    meta = {"rep_ids": list(plan.rep_ids), "ids": "book" if ids_in_book_order else "inline"}
+    table = pa.table(cols).replace_schema_metadata({"terraplan": json.dumps(meta)})
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", row_group_size=max(len(plan), 1))
     return buf.getvalue()
 
 
-def decode_plan(payload: bytes) -> PlanArrays:
+def decode_plan(payload: bytes,
+                book_ids: Callable[[], npt.NDArray[np.object_]] | None = None) -> PlanArrays:
+    """Inverse of :func:`encode_plan`; ``book_ids`` supplies the ids of a book-order plan."""
     table = pq.read_table(io.BytesIO(payload))
     meta = json.loads((table.schema.metadata or {}).get(b"terraplan", b"{}"))
-    acc = table.column("account_id").to_numpy()
+    if meta.get("ids") == "book":
+        if book_ids is None:
+            raise ValueError("this plan is stored in book order; pass the book's ids")
+        account_ids = book_ids()
+    else:
+        account_ids = np.asarray(table.column("account_id").to_numpy(), dtype=object)
+    owner = np.asarray(table.column("owner").to_numpy(), dtype=np.int32)
+    if len(account_ids) != len(owner):
+        raise ValueError(f"plan has {len(owner)} owners for {len(account_ids)} accounts")
     return PlanArrays(
-        account_ids=np.asarray(acc, dtype=object),
-        owner=np.asarray(table.column("owner").to_numpy(), dtype=np.int32),
-        rep_ids=tuple(meta.get("rep_ids", ())),
+        account_ids=account_ids, owner=owner, rep_ids=tuple(meta.get("rep_ids", ())),
         reasons=np.asarray(table.column("reason").to_numpy(), dtype=np.int16),
     )
 
 
-def read_plan(session: Session, plan_id: int) -> PlanArrays:
+def read_plan(session: Session, plan_id: int,
+              book_ids: Callable[[], npt.NDArray[np.object_]] | None = None) -> PlanArrays:
     """A stored plan's columns (from its Parquet payload)."""
     payload = session.scalar(select(PlanRow.payload).where(PlanRow.id == plan_id))
     if payload is None:
         raise KeyError(plan_id)
-    return decode_plan(payload)
+    return decode_plan(payload, book_ids)
 
 
 def get_or_create_snapshot(session: Session, enc: Encoded, actor: str) -> tuple[Snapshot, bool]:

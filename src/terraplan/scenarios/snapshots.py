@@ -90,6 +90,14 @@ def _hash_categorical(h: Any, c: Categorical) -> None:
     h.update(canon.astype("<i4").tobytes())
 
 
+def hash_ids(ids: npt.NDArray[np.object_]) -> str:
+    """sha256 of an id column alone: tells whether a plan lists exactly a book's accounts in
+    the book's order (then the plan need not store the ids again)."""
+    h = hashlib.sha256(b"terraplan-ids-v1\0")
+    _hash_text(h, _text_array(ids))
+    return h.hexdigest()
+
+
 def hash_accounts(book: AccountBook) -> str:
     """sha256 of the canonical serialisation of ``book`` (see module docstring)."""
     h = hashlib.sha256(b"terraplan-accounts-v1\0")
@@ -132,7 +140,8 @@ def encode_accounts(book: AccountBook) -> Encoded:
         cols[name] = _dict_array(getattr(book, name))
     for name in sorted(book.extra):
         cols[_EXTRA_PREFIX + name] = pa.array(book.extra[name])
-    meta = {"coord_system": book.coord_system.value, "extra": sorted(book.extra)}
+    meta = {"coord_system": book.coord_system.value, "extra": sorted(book.extra),
+            "ids_sha256": hash_ids(book.ids)}
     table = pa.table(cols).replace_schema_metadata({"terraplan": json.dumps(meta)})
     buf = io.BytesIO()
     # one row group: the book is always read whole, and dictionaries stay unified

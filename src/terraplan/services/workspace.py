@@ -58,6 +58,7 @@ from terraplan.scenarios.snapshots import (
     encode_accounts,
     encode_reps,
     encode_spec,
+    hash_ids,
 )
 from terraplan.services.compare import Comparison, Side, SideData, build_comparison
 from terraplan.services.compare import current_plan_arrays as _current_arrays
@@ -278,6 +279,16 @@ class Workspace:
         snap = s.get(m.Snapshot, sc.spec_snapshot_id)
         assert snap is not None
         return decode_spec(snap.payload, sc.name, sc.description)
+
+    @staticmethod
+    def _in_book_order(s: Session, snapshot_id: int, plan: Plan) -> bool:
+        n, meta = s.execute(select(m.Snapshot.n_rows, m.Snapshot.meta).where(
+            m.Snapshot.id == snapshot_id)).one()
+        ids_sha = meta.get("ids_sha256")
+        return bool(ids_sha) and n == len(plan) and hash_ids(plan.account_ids) == ids_sha
+
+    def _plan_arrays(self, s: Session, sc: m.Scenario, plan_id: int) -> PlanArrays:
+        return read_plan(s, plan_id, lambda: self._book(s, sc.accounts_snapshot_id).ids)
 
     # -- cycles --------------------------------------------------------------------------------
     def create_cycle(self, name: str, *, actor: str, description: str = "") -> CycleInfo:
@@ -661,7 +672,9 @@ class Workspace:
                         provenance={"scenario": prov.scenario, "solver": prov.solver,
                                     "seed": prov.seed, "created_at": prov.created_at,
                                     "note": prov.note},
-                        payload=encode_plan(arrays), created_by=actor)
+                        payload=encode_plan(arrays, ids_in_book_order=self._in_book_order(
+                            s, sc.accounts_snapshot_id, plan)),
+                        created_by=actor)
         s.add(row)
         s.flush()
         try:
@@ -730,7 +743,7 @@ class Workspace:
             pid = self._plan_id(s, sc, plan_id)
             row = s.get(m.PlanRow, pid)
             assert row is not None
-            arrays = read_plan(s, pid)
+            arrays = self._plan_arrays(s, sc, pid)
         p = row.provenance
         return Plan(account_ids=arrays.account_ids, owner=arrays.owner, rep_ids=arrays.rep_ids,
                     reasons=None if (arrays.reasons < 0).all() else arrays.reasons.astype(np.int8),
@@ -762,7 +775,7 @@ class Workspace:
         with self._tx(write=False) as s:
             sc = self._scenario(s, ref)
             pid = self._plan_id(s, sc, plan_id)
-            arrays = read_plan(s, pid)
+            arrays = self._plan_arrays(s, sc, pid)
             name = sc.name
         owners = arrays.owner_ids().tolist()
         reasons = [None if r is None else r.name.lower()
@@ -977,7 +990,7 @@ class Workspace:
         comps = self._comps(s, sc.id)
         return SideData(
             side=Side(label, sc.id, sc.name, pid, sc.status),
-            plan=read_plan(s, pid), book=self._book(s, sc.accounts_snapshot_id),
+            plan=self._plan_arrays(s, sc, pid), book=self._book(s, sc.accounts_snapshot_id),
             roster=self._roster(s, sc.reps_snapshot_id),
             balanced=tuple(b.metric for b in spec.rules.balance),
             quota_per_rep=None if quotas is None else quotas.per_rep(),
