@@ -35,6 +35,14 @@ def _better(dv: float, dc: float, scale: float) -> bool:
     return dv <= V_EPS and dc < -C_EPS * max(scale, 1.0)
 
 
+def _rank(dv: float, dc: float) -> tuple[int, float]:
+    """Order of improving moves: violation-reducing ones by cost per unit of violation removed,
+    then pure cost improvements by Δcost."""
+    if dv < -V_EPS:
+        return (0, dc / -dv)
+    return (1, dc)
+
+
 class Search:
     """Drives a :class:`SearchState` with bounded rounds; ``should_stop()`` is polled often."""
 
@@ -47,6 +55,8 @@ class Search:
         self.L = swap_partners
         self.evaluations = 0
         self.applied = 0
+        #: moves per round handed to the swap / ejection-chain neighbourhood
+        self.max_blocked = 3000
 
     # -- candidate generation (vectorised) -----------------------------------------------------
     def _pair_delta(self) -> npt.NDArray[np.float64]:
@@ -73,33 +83,94 @@ class Search:
             if s.has_soft:
                 soft = s.rep_soft > 0
                 cand |= off & (soft[s.a[p.pair_item]] | soft[p.indices])
-        idx = np.flatnonzero(cand)
-        # cheapest first; a seeded jitter breaks ties so different seeds explore differently
-        key = delta[idx] + self.rng.random(len(idx)) * 1e-9
-        return idx[np.argsort(key, kind="stable")].astype(np.int64)
+        return np.flatnonzero(cand).astype(np.int64)
+
+    # -- vectorised scoring of single moves against the current state -------------------------
+    def _v_vec(self, reps: I64, cols: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Violation of each rep ``reps[i]`` if its totals were ``cols[i]`` (n × Q)."""
+        s = self.s
+        v = np.zeros(len(reps))
+        if len(s.h_q):
+            T = cols[:, s.h_q]
+            lo = s.h_lo[:, reps].T
+            hi = s.h_hi[:, reps].T
+            sc = s.h_sc[:, reps].T
+            v += ((np.maximum(lo - T, 0.0) + np.maximum(T - hi, 0.0)) / sc).sum(axis=1)
+        v += np.maximum(cols[:, 0] - s.cap[reps], 0.0) / s.cap_sc[reps]
+        return v
+
+    def _soft_vec(self, reps: I64, cols: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        s = self.s
+        if not s.has_soft:
+            return np.zeros(len(reps))
+        t = s.s_t[:, reps].T
+        T = cols[:, s.s_q]
+        pos = t > 0
+        dev = np.where(pos, np.abs(T - t) / np.where(pos, t, 1.0), 0.0) - s.s_tol[None, :]
+        return (s.s_w[None, :] * np.where(pos, np.maximum(dev, 0.0), 0.0)).sum(axis=1)
+
+    def score_moves(self, idx: I64) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                                             npt.NDArray[np.float64]]:
+        """(Δviolation without budgets, Δcost, source-side Δviolation) of moving each pair's
+        item to the pair's rep, all against the current state."""
+        p, s = self.p, self.s
+        t = p.pair_item[idx]
+        r = s.a[t]
+        to = p.indices[idx].astype(np.int64)
+        tot = np.asarray(s.tot_l)
+        M = s.metric_T[t]
+        cr = tot[r] - M
+        cs = tot[to] + M
+        rv = np.asarray(s.rep_v_l)
+        src = self._v_vec(r, cr) - rv[r]
+        dv = src + self._v_vec(to, cs) - rv[to]
+        dc = p.pair_cost[idx] - p.pair_cost[s.pair[t]]
+        if s.has_soft:
+            rs = np.asarray(s.rep_soft_l)
+            dc = dc + self._soft_vec(r, cr) + self._soft_vec(to, cs) - rs[r] - rs[to]
+        return dv, dc, src
 
     # -- rounds --------------------------------------------------------------------------------
     def move_round(self, repair: bool) -> tuple[int, list[int]]:
-        """One pass of single moves; returns (applied, blocked improving pairs)."""
+        """One pass of single moves; returns (applied, blocked promising pairs for swaps)."""
         p, s = self.p, self.s
-        applied = 0
-        blocked: list[int] = []
         cand = self.move_candidates(repair)
-        for n, pn in enumerate(cand.tolist()):
+        blocked_arr: I64 = np.zeros(0, dtype=np.int64)
+        if len(cand):
+            dv, dc, src = self.score_moves(cand)
+            jitter = self.rng.random(len(cand)) * 1e-12
+            if repair:
+                good = dv < -V_EPS
+                if s.has_budget:
+                    good |= dv <= V_EPS  # budget moves are judged by the scalar check
+                key = np.where(dv < -V_EPS, dc / np.maximum(-dv, 1e-12), np.inf) + jitter
+                blk = (~good) & (src < -V_EPS)
+                bkey = src
+            else:
+                good = (dv <= V_EPS) & (dc < 0)
+                key = dc + jitter
+                blk = (dv > V_EPS) & (dc < 0)
+                bkey = dc
+            order = np.argsort(key[good], kind="stable")
+            todo = cand[good][order]
+            b = cand[blk]
+            blocked_arr = b[np.argsort(bkey[blk], kind="stable")][:self.max_blocked]
+        else:
+            todo = cand
+        applied = 0
+        for n, pn in enumerate(todo.tolist()):
             if n % 256 == 0 and self.should_stop():
                 break
             t = int(p.pair_item[pn])
             if s.a[t] == p.indices[pn]:
                 continue
-            dv, dc = s.delta_move(t, pn)
+            dv1, dc1 = s.delta_move(t, pn)
             self.evaluations += 1
-            if _better(dv, dc, s.cost):
+            if _better(dv1, dc1, s.cost):
                 s.apply_move(t, pn)
                 applied += 1
-            elif dc < 0 or dv < 0 or (repair and len(blocked) < 20_000):
-                blocked.append(pn)
         self.applied += applied
-        return applied, blocked
+        return applied, blocked_arr.tolist()
 
     def _reverse_buckets(self) -> tuple[I64, I64, I64]:
         """All moving pairs sorted by (from rep, to rep, Δcost): (sorted pairs, keys, order)."""
@@ -139,7 +210,7 @@ class Search:
                     continue
                 dv, dc = s.delta_swap(t, pn, u, q)
                 self.evaluations += 1
-                if _better(dv, dc, s.cost) and (best is None or (dv, dc) < best[:2]):
+                if _better(dv, dc, s.cost) and (best is None or _rank(dv, dc) < _rank(*best[:2])):
                     best = (dv, dc, u, q)
             if best is not None:
                 s.apply_swap(t, pn, best[2], best[3])
@@ -151,7 +222,7 @@ class Search:
             dv1, dc1 = s.delta_move(t, pn)
             back = int(s.pair[t])
             s.apply_move(t, pn)
-            done = False
+            chain: tuple[float, float, int] | None = None
             for q in pairs_sorted[lo:hi].tolist():
                 u = int(p.pair_item[q])
                 x = int(p.indices[q])
@@ -159,12 +230,14 @@ class Search:
                     continue
                 dv2, dc2 = s.delta_move(u, q)
                 self.evaluations += 1
-                if _better(dv1 + dv2, dc1 + dc2, s.cost):
-                    s.apply_move(u, q)
-                    applied += 1
-                    done = True
-                    break
-            if not done:
+                dv12, dc12 = dv1 + dv2, dc1 + dc2
+                if _better(dv12, dc12, s.cost) and (
+                        chain is None or _rank(dv12, dc12) < _rank(*chain[:2])):
+                    chain = (dv12, dc12, q)
+            if chain is not None:
+                s.apply_move(int(p.pair_item[chain[2]]), chain[2])
+                applied += 1
+            else:
                 s.apply_move(t, back)  # undo t's move
         self.applied += applied
         return applied
