@@ -53,10 +53,12 @@ PLUGINS: tuple[str, ...] = (
     "terraplan.solvers.geounit",
 )
 
-#: Size limits of the built-in automatic choice (candidate pairs). Above ``AUTO_CPSAT_PAIRS``
-#: CP-SAT's model gets slow to build and prove; above ``AUTO_MILP_PAIRS`` the MILP's memory and
-#: PuLP build time dominate, so a registered heuristic takes over.
-AUTO_CPSAT_PAIRS = 50_000
+#: Size limits of the built-in automatic choice (candidate pairs). On 2 cores CP-SAT's portfolio
+#: is tiny and its gap on balanced books of a few thousand pairs stays at a few percent where
+#: HiGHS reaches 0.05 % (docs/benchmarks.md), so CP-SAT is the choice only for small books.
+#: Above ``AUTO_MILP_PAIRS`` the MILP's memory and PuLP build time dominate, so a registered
+#: heuristic takes over.
+AUTO_CPSAT_PAIRS = 3_000
 AUTO_MILP_PAIRS = 1_000_000
 
 

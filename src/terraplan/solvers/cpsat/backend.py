@@ -11,6 +11,7 @@
 * Cancellation: a :class:`~terraplan.solvers.base.CancelToken` is watched by a thread that calls
   ``stop_search()``; stop criteria are evaluated at every improving solution.
 * Progress: every improving solution and every new best bound go to the callbacks.
+* ``options.extra["cpsat_params"]``: raw CP-SAT parameters (name → value) applied last.
 """
 
 from __future__ import annotations
@@ -119,6 +120,12 @@ class CpSatBackend:
         else:
             prm.num_workers = options.threads
         prm.log_search_progress = options.log
+        if options.threads <= 2:
+            # with one or two workers the portfolio is tiny; the LP relaxation is what proves
+            # bounds on these assignment models, so keep cuts and the full linearisation on
+            prm.linearization_level = 2
+        for key, value in dict(options.extra.get("cpsat_params", {})).items():
+            setattr(prm, key, value)  # raw CP-SAT parameters, e.g. {"num_workers": 8}
         if options.log:
             import logging
 

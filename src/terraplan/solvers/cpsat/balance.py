@@ -9,7 +9,8 @@ Hard rule (exact: ``T_r`` is an integer)::
 
 Soft rule: deviation beyond the band costs ``penalty`` per unit of *relative* deviation,
 ``max(0, |T − target| / target − tol) = max(0, T − upper, lower − T) / target``. With an integer
-``d_r`` measuring relative deviation in units of ``1/D`` (``D`` a power of ten, up to 1e6) and
+``d_r`` measuring relative deviation in units of ``1/D`` (``D`` = 1e4, i.e. 0.01 % of target,
+smaller when totals are huge: large coefficients slow CP-SAT down) and
 ``τ_r = round(target × scale)``::
 
     D·T_r − D·U_r ≤ τ_r · d_r,   D·L_r − D·T_r ≤ τ_r · d_r,   d_r ≥ 0
@@ -32,7 +33,7 @@ def add(ctx: CpContext) -> None:
         m = p.item_metric_int[q]
         hard = bool(p.balance_hard[b])
         total_max = int(np.abs(m).sum())
-        D = 1_000_000
+        D = 10_000
         while D > 1 and D * max(total_max, 1) > 2**60:
             D //= 10
         coef = int(round(p.w_balance * float(p.balance_penalty[b]) * ctx.scale / D))
