@@ -179,3 +179,18 @@ def test_company_probability_matches_simulation() -> None:
     # a single shock (ρ = 1) is exact
     one = AttainmentModel(sigma=0.3, rho=1.0)
     assert prob_sum_at_least(m, one, m.sum()) == pytest.approx(ndtr(-0.15), abs=1e-12)
+
+
+def test_quotas_for_plan_applies_yoy_caps_only_to_overlapping_reps(tiny) -> None:  # type: ignore[no-untyped-def]
+    from terraplan.quota import quotas_for_plan
+
+    book, roster, old, new = tiny
+    # potential shares give 600 / 800; R1 kept 100 % of its book, so its quota may not fall
+    # below 85 % of last year's 1,000 -> 850; R2 (overlap 37.5 %) absorbs the rest
+    res = quotas_for_plan(book, roster, new, 1_400, over_assignment=0, weights=(1, 0, 0),
+                          last_year=(old, [1_000, 500]), ramp=RampSchedule.none())
+    assert res.allocation.quotas == (850, 550)
+    assert res.allocation.clipped == (True, False)
+    assert res.potential.tolist() == [600, 800]
+    assert [r.ramped_quota for r in res.schedule.rows] == [850, 550]
+    assert res.fairness.reps[0].kappa == pytest.approx(850 / 600)

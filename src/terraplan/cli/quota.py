@@ -109,6 +109,8 @@ def register(app: typer.Typer) -> None:
         reps: Path | None = typer.Option(None, "--reps", help="Reps file."),
         history: Path | None = typer.Option(None, "--history", help="CSV account_id, "
                                             "bookings: last year's bookings per account."),
+        forecast: Path | None = typer.Option(None, "--forecast", help="CSV account_id, "
+                                             "forecast: optional forecast per account."),
         over: float = typer.Option(0.10, "--over", help="Over-assignment rate o (default "
                                    "0.10)."),
         method: str = typer.Option("blended", "--method", help="blended, growth_split, "
@@ -134,46 +136,33 @@ def register(app: typer.Typer) -> None:
             AttainmentModel,
             PlanCalendar,
             RampSchedule,
-            allocate_quotas,
-            fairness_report,
-            potential_cap_bounds,
-            ramp_quotas,
-            recut_history,
-            rep_potential,
-            rep_workload,
+            quotas_for_plan,
         )
 
         book, roster = load_inputs(spec, accounts, reps)
         the_plan = load_plan(plan, book, roster)
-        pot = rep_potential(book, the_plan, roster)
-        wl = rep_workload(book, the_plan, roster)
-        hist = None
-        if history is not None:
-            hist = recut_history(read_account_amounts(history, "bookings"), book, the_plan,
-                                 roster)
         w = parse_floats(weights, "--weights")
         if len(w) != 3:
             raise ParameterError(f"--weights needs three numbers. Got {weights!r}.")
-        upper = potential_cap_bounds(pot.tolist(), cap_share) if cap_share else None
-        alloc = allocate_quotas(
-            roster.ids, parse_money(target, "--target"), over_assignment=over, method=method,
-            potential=pot, history=hist, weights=(w[0], w[1], w[2]), sigma=sigma,
-            upper=upper)
         try:
             ys = date.fromisoformat(year_start)
         except ValueError as exc:
             raise ParameterError(f"--year-start must be YYYY-MM-01. Got {year_start!r}.") from exc
-        cal = PlanCalendar(ys, periods)  # type: ignore[arg-type]
         schedules = {"monthly": RampSchedule.monthly(), "quarterly": RampSchedule.quarterly(),
                      "none": RampSchedule.none()}
         if ramp not in schedules:
             raise ParameterError(f"--ramp must be monthly, quarterly or none. Got {ramp!r}.")
-        seas = parse_floats(seasonality, "--seasonality") if seasonality else None
-        sched = ramp_quotas(alloc, list(roster), calendar=cal, seasonality=seas,
-                            ramp=schedules[ramp], mode=mode)
-        report = fairness_report(
-            alloc, potential=pot, workload=wl, history=hist, schedule=sched,
-            ote=[r.ote for r in roster], model=AttainmentModel(sigma, rho))
+        cal = PlanCalendar(ys, periods)  # type: ignore[arg-type]
+        result = quotas_for_plan(
+            book, roster, the_plan, parse_money(target, "--target"),
+            history=None if history is None else read_account_amounts(history, "bookings"),
+            forecast=None if forecast is None else read_account_amounts(forecast, "forecast"),
+            over_assignment=over, method=method, weights=(w[0], w[1], w[2]),
+            cap_share=cap_share, calendar=cal,
+            seasonality=parse_floats(seasonality, "--seasonality") if seasonality else None,
+            ramp=schedules[ramp], mode=mode, model=AttainmentModel(sigma, rho))
+        alloc, sched, report, hist = (result.allocation, result.schedule, result.fairness,
+                                      result.history)
 
         t = Table(title=f"Quotas — target {format_cents(alloc.target)}, street "
                   f"{format_cents(alloc.street)} (+{float(alloc.over_assignment):.1%})")

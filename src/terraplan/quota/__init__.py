@@ -57,15 +57,17 @@ from terraplan.quota.periods import (
     seasonal_split,
     transfer_quota,
 )
+from terraplan.quota.workflow import PlanQuotas, quotas_for_plan
 
 __all__ = [
-    "AttainmentModel", "Dispersion", "FairnessReport", "PeriodKind", "PlanCalendar",
+    "AttainmentModel", "Dispersion", "FairnessReport", "PeriodKind", "PlanCalendar", "PlanQuotas",
     "QuotaAllocation", "QuotaMethod", "QuotaMove", "QuotaSchedule", "QuotaTransfer",
     "QuotaWarning", "RampMode", "RampSchedule", "RepFairness", "RepQuota", "WarningCode",
     "allocate_quotas", "apportion", "blended_index", "call_value", "employment_ramp",
     "equal_probability_index", "even_index", "fairness_report", "growth_split_index",
     "largest_remainder", "lognormal_quantile", "lognormal_tail_mean", "merge_upper",
     "moves_between", "potential_cap_bounds", "prob_at_least", "prob_sum_at_least",
+    "quotas_for_plan",
     "ramp_quotas", "recut_history", "rep_potential", "rep_workload", "round_half_up",
     "round_quotas", "seasonal_split", "street_total", "territory_overlap", "to_fraction",
     "transfer_quota", "water_fill", "yoy_bounds",
