@@ -46,7 +46,7 @@ from terraplan.errors import Problem, Severity
 from terraplan.io.columns import ACCOUNT_ALIASES, ACCOUNT_FIELDS, map_columns
 from terraplan.io.parse import Parsed, as_text, blank_mask, parse_float, parse_money
 from terraplan.io.report import Collector, rows_text
-from terraplan.io.tables import RaggedRow, RawTable
+from terraplan.io.tables import RaggedRow, RawTable, release_memory
 
 log = logging.getLogger(__name__)
 
@@ -165,18 +165,12 @@ def validate_accounts(raw: RawTable, spec: ScenarioSpec | None = None,
 
     for rg in raw.ragged:
         col.errors.append(_ragged_problem(rg, src))
-    t = raw.table
 
     # -- id ----------------------------------------------------------------------------------
-    ids = as_text(t.column(f["id"]))
+    ids = as_text(raw.table.column(f["id"]))
     id_blank = blank_mask(ids)
     col.error_mask(id_blank, f["id"], [""] * n, "account id is required", "missing_required")
-    enc = pc.dictionary_encode(ids.combine_chunks())
-    codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    first = np.full(len(enc.dictionary), -1, dtype=np.int64)
-    # the first row of each id: reverse so the smallest index is written last and wins
-    first[codes[::-1]] = np.arange(n - 1, -1, -1, dtype=np.int64)
-    first_row = first[codes]
+    first_row = _first_occurrence(ids)
     dup = (first_row != np.arange(n)) & ~id_blank
     if dup.any():
         didx = np.flatnonzero(dup)
@@ -190,6 +184,9 @@ def validate_accounts(raw: RawTable, spec: ScenarioSpec | None = None,
                      row=int(raw.rownum[fi]), column=f["id"], value=str(ids[fi]),
                      code="duplicate_id")
 
+    del first_row, dup
+    release_memory()
+
     # -- numbers -------------------------------------------------------------------------------
     def number(field: str, money: bool, *, required_warning: bool,
                nonneg: bool = True) -> Parsed | None:
@@ -198,7 +195,7 @@ def validate_accounts(raw: RawTable, spec: ScenarioSpec | None = None,
                 col.warn(f"no {field} column: every account's {field} is 0",
                          column=field, code="missing_column")
             return None
-        c = t.column(f[field])
+        c = raw.table.column(f[field])
         parsed = parse_money(c, inputs.currency_unit) if money else parse_float(c)
         if parsed.bad:
             bidx = np.fromiter(parsed.bad, dtype=np.int64, count=len(parsed.bad))
@@ -211,6 +208,7 @@ def validate_accounts(raw: RawTable, spec: ScenarioSpec | None = None,
             brows = raw.rownum[np.flatnonzero(parsed.blank)].tolist()
             col.warn(f"{len(brows)} blank {field} cell(s) counted as 0 (rows {rows_text(brows)})",
                      column=f[field], code="blank_defaulted")
+        release_memory()
         return parsed
 
     potential = number("potential", True, required_warning=True)
@@ -222,18 +220,18 @@ def validate_accounts(raw: RawTable, spec: ScenarioSpec | None = None,
     xs = np.full(n, np.nan)
     ys = np.full(n, np.nan)
     if cx in f:
-        px, py = parse_float(t.column(f[cx])), parse_float(t.column(f[cy]))
+        px, py = parse_float(raw.table.column(f[cx])), parse_float(raw.table.column(f[cy]))
         for fld, p in ((cx, px), (cy, py)):
             if p.bad:
                 bidx = np.fromiter(p.bad, dtype=np.int64, count=len(p.bad))
-                col.error_rows(bidx, f[fld], take_ids(t.column(f[fld]), bidx),
+                col.error_rows(bidx, f[fld], take_ids(raw.table.column(f[fld]), bidx),
                                [p.bad[i] for i in bidx.tolist()], "bad_number")
         okx, oky = ~px.blank & ~px.bad_mask(), ~py.blank & ~py.bad_mask()
         if latlon:
             with np.errstate(invalid="ignore"):
-                col.error_mask(oky & (np.abs(py.values) > 90), f[cy], t.column(f[cy]),
+                col.error_mask(oky & (np.abs(py.values) > 90), f[cy], raw.table.column(f[cy]),
                                "latitude must lie in [-90, 90]", "out_of_range")
-                col.error_mask(okx & (np.abs(px.values) > 180), f[cx], t.column(f[cx]),
+                col.error_mask(okx & (np.abs(px.values) > 180), f[cx], raw.table.column(f[cx]),
                                "longitude must lie in [-180, 180]", "out_of_range")
         col.error_mask(px.blank & oky, f[cx], [""] * n, f"{cy} given without {cx}",
                        "partial_location")
@@ -245,6 +243,7 @@ def validate_accounts(raw: RawTable, spec: ScenarioSpec | None = None,
         if nolo.any():
             col.warn(f"{int(nolo.sum())} account(s) have no location (travel is 0 for them)",
                      column=f[cx], code="no_location")
+        del px, py, okx, oky, nolo
     else:
         col.warn(f"no location columns ({cy}/{cx}): travel cannot be measured",
                  code="missing_column")
@@ -254,7 +253,7 @@ def validate_accounts(raw: RawTable, spec: ScenarioSpec | None = None,
     for fld in ("name", "country", "region", "postal_code", "segment", "vertical",
                 "current_owner", "locked_to", "parent_id"):
         if fld in f:
-            texts[fld] = as_text(t.column(f[fld]))
+            texts[fld] = as_text(raw.table.column(f[fld]))
     if reps is not None:
         known = pa.array(list(reps.ids), type=pa.string())
         for fld in ("current_owner", "locked_to"):
@@ -276,8 +275,7 @@ def validate_accounts(raw: RawTable, spec: ScenarioSpec | None = None,
     if "parent_id" in texts:
         ptxt = texts["parent_id"]
         pblank = blank_mask(ptxt)
-        pos = pc.index_in(ptxt, value_set=ids.combine_chunks())
-        par = np.asarray(pc.fill_null(pos, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        par = _lookup_rows(ids, ptxt, pblank)
         missing = (par < 0) & ~pblank
         col.error_mask(missing, f["parent_id"], ptxt, "parent account is not in the file",
                        "parent_missing")
@@ -298,23 +296,34 @@ def validate_accounts(raw: RawTable, spec: ScenarioSpec | None = None,
             col.error_rows(oidx, f["parent_id"], take_ids(ptxt, oidx),
                            [f"parent (row {r}) was rejected"
                             for r in raw.rownum[par[oidx]].tolist()], "parent_rejected")
+        del ptxt
+        release_memory()
 
     # -- build the book of good rows -----------------------------------------------------------
     keep = np.flatnonzero(~col.bad)
     rejected = np.flatnonzero(col.bad)
     if len(rejected):
         log.info("%s: %d of %d rows rejected", src, len(rejected), raw.rows_in)
+    all_kept = len(keep) == n
     keep_arr = pa.array(keep, type=pa.int64())
+    # Only the rejected rows of the raw table are still needed (rejects file); free the rest
+    # before the book's Python strings are made, which keeps the peak near file size x 3.
+    rows_in = raw.rows_in
+    raw.shrink_to(rejected)
+    release_memory()
+
+    def kept_rows(x: pa.ChunkedArray) -> pa.ChunkedArray:
+        return x if all_kept else x.take(keep_arr)
 
     def cat(fld: str) -> Categorical:
         if fld not in texts:
             return Categorical(np.full(len(keep), -1, dtype=np.int32), ())
-        return _categorical(texts[fld].take(keep_arr))
+        return _categorical(kept_rows(texts.pop(fld)))
 
     def objs(x: pa.ChunkedArray | None) -> npt.NDArray[np.object_]:
         if x is None:
             return np.full(len(keep), "", dtype=object)
-        return np.asarray(x.take(keep_arr).to_numpy(zero_copy_only=False), dtype=object)
+        return np.asarray(kept_rows(x).to_numpy(zero_copy_only=False), dtype=object)
 
     remap = np.full(n, -1, dtype=np.int64)
     remap[keep] = np.arange(len(keep))
@@ -331,18 +340,84 @@ def validate_accounts(raw: RawTable, spec: ScenarioSpec | None = None,
             return np.full(len(keep), blank_value, dtype=np.float64)
         return np.where(p.blank, blank_value, p.values)[keep].astype(np.float64)
 
+    # Numbers first, then drop every column-sized temporary before the strings are made: the
+    # book's Python strings are the largest single allocation of the import.
+    numeric = {
+        "x": xs[keep], "y": ys[keep], "potential": ints(potential),
+        "workload": floats(workload, 0.0), "pipeline": ints(pipeline), "parent": kpar,
+    }
+    extra = {m: floats(p, np.nan) for m, p in extra_parsed.items()}
+    del potential, workload, pipeline, extra_parsed, xs, ys, par, remap, id_blank
+    texts.pop("parent_id", None)
+    release_memory()
+    cats = {fld: cat(fld) for fld in ("country", "region", "postal_code", "segment", "vertical",
+                                      "current_owner", "locked_to")}
+    release_memory()
+    id_objs = objs(ids)
+    del ids
+    name_objs = objs(texts.pop("name", None))
     book = AccountBook(
-        ids=objs(ids), names=objs(texts.get("name")),
-        x=xs[keep].copy(), y=ys[keep].copy(),
-        country=cat("country"), region=cat("region"), postal_code=cat("postal_code"),
-        segment=cat("segment"), vertical=cat("vertical"),
-        potential=ints(potential), workload=floats(workload, 0.0),
-        current_owner=cat("current_owner"), parent=kpar, locked_to=cat("locked_to"),
-        pipeline=ints(pipeline),
-        extra={m: floats(p, np.nan) for m, p in extra_parsed.items()},
+        ids=id_objs, names=name_objs, x=numeric["x"], y=numeric["y"],
+        country=cats["country"], region=cats["region"], postal_code=cats["postal_code"],
+        segment=cats["segment"], vertical=cats["vertical"],
+        potential=numeric["potential"], workload=numeric["workload"],
+        current_owner=cats["current_owner"], parent=numeric["parent"],
+        locked_to=cats["locked_to"], pipeline=numeric["pipeline"], extra=extra,
         coord_system=inputs.coord_system,
     )
-    return AccountsOutcome(book, col, raw.rows_in, keep.astype(np.intp), rejected.astype(np.intp))
+    release_memory()
+    return AccountsOutcome(book, col, rows_in, keep.astype(np.intp), rejected.astype(np.intp))
+
+
+def _first_occurrence(ids: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    """Row index of the first row carrying each row's id.
+
+    A stable sort puts equal ids next to each other in row order, so each run of equal ids
+    starts at its first row. This costs a sort of the ids instead of a hash table over them:
+    on a million rows it holds far less memory, which is the import's binding limit.
+    """
+    n = len(ids)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.asarray(pc.sort_indices(ids).to_numpy(zero_copy_only=False), dtype=np.int64)
+    srt = ids.take(pa.array(order))
+    same = np.zeros(n, dtype=bool)
+    if n > 1:
+        same[1:] = _np_bool(pc.equal(srt.slice(1), srt.slice(0, n - 1)))
+    del srt
+    run_start = np.where(same, 0, np.arange(n))
+    np.maximum.accumulate(run_start, out=run_start)
+    first = np.empty(n, dtype=np.int64)
+    first[order] = order[run_start]
+    return first
+
+
+def _lookup_rows(ids: pa.ChunkedArray, refs: pa.ChunkedArray,
+                 blank: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """Row of the (first) account whose id equals each ``refs`` cell; -1 when blank or absent.
+
+    Few accounts name a parent, so the hash table is built over the distinct referenced ids
+    and the ids column is probed against it, not the other way round.
+    """
+    out = np.full(len(refs), -1, dtype=np.int64)
+    filled = np.flatnonzero(~blank)
+    if not len(filled):
+        return out
+    wanted = refs.take(pa.array(filled, type=pa.int64()))
+    uniq = pc.unique(wanted)
+    if isinstance(uniq, pa.ChunkedArray):
+        uniq = uniq.combine_chunks()
+    hit = pc.index_in(ids, value_set=uniq)
+    hit_np = np.asarray(pc.fill_null(hit, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    rows = np.flatnonzero(hit_np >= 0)
+    row_of = np.full(len(uniq), -1, dtype=np.int64)
+    if len(rows):
+        u, first = np.unique(hit_np[rows], return_index=True)
+        row_of[u] = rows[first]
+    which = np.asarray(pc.index_in(wanted, value_set=uniq).to_numpy(zero_copy_only=False),
+                       dtype=np.int64)
+    out[filled] = row_of[which]
+    return out
 
 
 def take_ids(c: pa.ChunkedArray, idx: npt.NDArray[np.int64]) -> list[object]:

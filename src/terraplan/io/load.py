@@ -18,7 +18,7 @@ from terraplan.errors import InputValidationError, ParameterError, Problem, Spec
 from terraplan.io.accounts import AccountsOutcome, validate_accounts
 from terraplan.io.report import ON_ERROR_VALUES, Collector, ImportReport, OnError
 from terraplan.io.reps import RepsOutcome, check_rep_pools, validate_reps
-from terraplan.io.tables import RawTable, read_table, write_rejects
+from terraplan.io.tables import RawTable, import_memory_pool, read_table, write_rejects
 
 
 def _check_on_error(on_error: str) -> None:
@@ -111,8 +111,9 @@ def read_accounts(path: str | Path, *, spec: ScenarioSpec | None = None,
         On any error with ``on_error="raise"``; on file-level errors always.
     """
     _check_on_error(on_error)
-    raw = read_table(path)
-    out = validate_accounts(raw, spec, reps)
+    with import_memory_pool():
+        raw = read_table(path)
+        out = validate_accounts(raw, spec, reps)
     report = _finish_accounts(raw, out, on_error, None if rejects is None else Path(rejects))
     _raise_if_needed(report, on_error)
     assert out.book is not None
@@ -124,8 +125,9 @@ def read_reps(path: str | Path, *, spec: ScenarioSpec | None = None,
               rejects: str | Path | None = None) -> tuple[RepRoster, ImportReport]:
     """Read and validate a reps file; parameters as :func:`read_accounts`."""
     _check_on_error(on_error)
-    raw = read_table(path)
-    out = validate_reps(raw, spec)
+    with import_memory_pool():
+        raw = read_table(path)
+        out = validate_reps(raw, spec)
     report = _finish_reps(raw, out, on_error, None if rejects is None else Path(rejects))
     _raise_if_needed(report, on_error)
     assert out.roster is not None
@@ -138,10 +140,11 @@ def _load(accounts: str | Path, reps: str | Path, spec: ScenarioSpec | None, on_
     _check_on_error(on_error)
     spec = spec or ScenarioSpec()
     # Reps first: the account checks (owners, locks) need the roster.
-    rraw = read_table(reps)
-    rout = validate_reps(rraw, spec)
-    araw = read_table(accounts)
-    aout = validate_accounts(araw, spec, rout.roster, rout.rejected_ids)
+    with import_memory_pool():
+        rraw = read_table(reps)
+        rout = validate_reps(rraw, spec)
+        araw = read_table(accounts)
+        aout = validate_accounts(araw, spec, rout.roster, rout.rejected_ids)
     pool_warnings: list[Problem] = []
     if aout.book is not None and rout.roster is not None:
         pool_warnings = check_rep_pools(aout.book, rout.roster, spec, rout.rep_rows,
