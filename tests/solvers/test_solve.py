@@ -177,3 +177,17 @@ def test_infeasible_result_lists_diagnostics_and_conflicts() -> None:
     assert "workload 21 h, eligible capacity 10 h" in res.message
     quiet = solve(compile(s), backend="cpsat", conflicts=False)
     assert quiet.conflicts == ()
+
+
+@pytest.mark.parametrize("backend", EXACT)
+def test_empty_book_and_empty_roster(backend: str) -> None:
+    from terraplan.domain import Account, AccountBook, Rep, RepRoster
+
+    empty = compile(Scenario(spec(), AccountBook.from_accounts([]), RepRoster.of([Rep("r1")])))
+    res = solve(empty, backend=backend)
+    assert res.status is Status.OPTIMAL and res.objective == 0.0 and len(res.assignment) == 0
+    orphan = compile(Scenario(spec(), AccountBook.from_accounts([Account("a1")]),
+                              RepRoster.of([])))
+    res = solve(orphan, backend=backend)
+    assert res.status is Status.INFEASIBLE and res.conflicts == ("coverage",)
+    assert "no eligible active rep" in res.message

@@ -109,6 +109,9 @@ class HighsBackend:
         if len(empty):
             return infeasible_result(problem, self.name, seed, t0,
                                      no_candidate_message(problem, empty))
+        if problem.n_items == 0:  # HiGHS reports an empty model as an error; nothing to decide
+            return plan_result(problem, self.name, seed, t0, np.zeros(0, dtype=np.int32),
+                               Status.OPTIMAL, 0.0, "empty book")
         ctx = build(problem)
         h, xcol = to_highs(ctx)
         t_build = time.perf_counter() - t0
