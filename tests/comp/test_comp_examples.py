@@ -128,3 +128,27 @@ def test_e21_non_recoverable_draw() -> None:
     st = payout_statement(plan, deals, draw=Draw(1_500 * 100, False, frozenset({7, 8})))
     assert st.rows[7].paid == 1_500 * 100 and st.rows[7].guarantee == 1_000 * 100
     assert st.rows[8].paid == 3_000 * 100 and st.rows[8].outstanding == 0
+
+
+def test_plans_for_roster_scales_ti_by_employment_and_defaults_base_share() -> None:
+    from datetime import date
+
+    from terraplan.comp import plans_for_roster
+    from terraplan.domain import Rep, RepRoster
+    from terraplan.quota import PlanCalendar
+
+    roster = RepRoster.of([
+        Rep("a", role="AE", ote=200 * K, base_share=0.5),
+        Rep("b", role="CSM", ote=100 * K, start_date=date(2026, 7, 1)),  # half the year
+        Rep("c", role="AE", ote=None),
+        Rep("d", role="AE", ote=150 * K, end_date=date(2025, 12, 31)),  # gone before the year
+    ])
+    out = plans_for_roster(roster, {"a": 800 * K, "b": 300 * K, "c": 500 * K, "d": 1},
+                           PayoutCurve.linear(), calendar=PlanCalendar(date(2026, 1, 1)))
+    assert out.rep_ids == ("a", "b") and out.skipped == ("c", "d")
+    a, b = out.plans
+    assert a.target_incentive == 100 * K
+    # CSM default mix 70/30: TI = 100k x 0.3 x 184/365 (1 July - 31 December)
+    assert b.base_share == 0.7
+    assert b.target_incentive == round(100 * K * 0.3 * 184 / 365)
+    assert b.base + b.target_incentive == round(100 * K * 184 / 365)

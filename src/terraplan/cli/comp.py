@@ -9,7 +9,6 @@ replay last year's bookings; ``design`` solves the budgeted LP for one role.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -25,14 +24,6 @@ from terraplan.errors import InputValidationError, ParameterError, Problem
 
 comp_app = typer.Typer(name="comp", no_args_is_help=True,
                        help="Compensation plans: cost simulation and design under budget.")
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    rep_ids: tuple[str, ...]
-    plans: tuple  # tuple[CompPlan, ...]
-    roles: tuple[str, ...]
-    skipped: tuple[str, ...]
 
 
 def _read_quotas(path: Path) -> dict[str, int]:
@@ -76,28 +67,14 @@ def _curve(spec: str, cap: float | None, retroactive: bool):
 
 
 def _inputs(roster: RepRoster, quotas: dict[str, int], curve, year_start: date,
-            role: str | None) -> _Inputs:
-    from terraplan.comp import CompPlan, default_base_share
-    from terraplan.quota import PlanCalendar, RampSchedule, employment_ramp
+            role: str | None):
+    from terraplan.comp import plans_for_roster
+    from terraplan.quota import PlanCalendar
 
-    cal = PlanCalendar(year_start)
-    ids, plans, roles, skipped = [], [], [], []
-    for rep in roster:
-        if role is not None and rep.role.upper() != role.upper():
-            continue
-        q = quotas.get(rep.id, 0)
-        emp, _ = employment_ramp(rep.start_date, rep.end_date, cal, RampSchedule.none())
-        employed = float(sum(emp)) / 12
-        if q <= 0 or rep.ote is None or employed <= 0:
-            skipped.append(rep.id)
-            continue
-        beta = rep.base_share if rep.base_share is not None else default_base_share(rep.role)
-        plans.append(CompPlan(rep.ote, beta, q, curve, employed))
-        ids.append(rep.id)
-        roles.append(rep.role)
-    if not plans:
+    out = plans_for_roster(roster, quotas, curve, calendar=PlanCalendar(year_start), role=role)
+    if not out.plans:
         raise ParameterError("no rep has a quota > 0, an OTE and employment in the plan year")
-    return _Inputs(tuple(ids), tuple(plans), tuple(roles), tuple(skipped))
+    return out
 
 
 SPEC = typer.Option(None, "--spec", help="Scenario spec (YAML) naming the reps file.")

@@ -27,7 +27,14 @@ from terraplan.comp.design import (
     accelerator_for_budget,
     design_curve,
 )
-from terraplan.comp.plan import DEFAULT_BASE_SHARE, CompPlan, default_base_share, pay_mix
+from terraplan.comp.plan import (
+    DEFAULT_BASE_SHARE,
+    CompPlan,
+    RosterPlans,
+    default_base_share,
+    pay_mix,
+    plans_for_roster,
+)
 from terraplan.comp.statement import (
     Clawback,
     Deal,
@@ -40,8 +47,10 @@ from terraplan.comp.statement import (
 __all__ = [
     "DEFAULT_BASE_SHARE", "DEFAULT_GRID", "DEFAULT_M_MAX", "BandSensitivity", "Clawback", "Cliff",
     "CompPlan", "CostEstimate", "CostSimulation", "Deal", "DesignResult", "DesignStatus", "Draw",
-    "Knots", "PayoutCurve", "PayoutStatement", "ReplayResult", "StatementRow", "Team",
+    "Knots", "PayoutCurve", "PayoutStatement", "ReplayResult", "RosterPlans", "StatementRow",
+    "Team",
     "accelerator_for_budget", "comonotone_cvar", "cvar", "default_base_share", "design_curve",
-    "expected_cost", "mu_from_expected", "pay_mix", "payout_statement", "replay_cost",
+    "expected_cost", "mu_from_expected", "pay_mix", "payout_statement", "plans_for_roster",
+    "replay_cost",
     "sample_attainment", "simulate_cost",
 ]

@@ -6,13 +6,17 @@ OTE / Q (the rep at 100 % attainment earns base + TI = OTE on bookings of Q, sin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from fractions import Fraction
 from types import MappingProxyType
 
 from terraplan.comp.curve import PayoutCurve
+from terraplan.domain import RepRoster
 from terraplan.errors import ParameterError
 from terraplan.quota._exact import Number, round_half_up, to_fraction
+from terraplan.quota.periods import PlanCalendar
 
 #: Typical base share of OTE by role (source: public pay-mix benchmarks; the midpoint is used
 #: where the source gives a range): AE 50/50, account manager / CSM ≈ 70/30, SDR 60/40–70/30,
@@ -109,4 +113,56 @@ def pay_mix(base_share: Number) -> tuple[int, int]:
     return pct, 100 - pct
 
 
-__all__ = ["DEFAULT_BASE_SHARE", "CompPlan", "default_base_share", "pay_mix"]
+@dataclass(frozen=True, slots=True)
+class RosterPlans:
+    """Plans for the reps that can be costed, and the ids of those that cannot (no quota,
+    no OTE or no employment in the plan year)."""
+
+    rep_ids: tuple[str, ...]
+    plans: tuple[CompPlan, ...]
+    skipped: tuple[str, ...]
+
+
+def _employed_share(start: date | None, end: date | None, cal: PlanCalendar) -> Fraction:
+    """Share of the plan year's days from ``start`` to ``end`` (inclusive)."""
+    y0, y1 = cal.month_start(0), cal.month_start(12)
+    lo = y0 if start is None or start < y0 else start
+    hi = y1 if end is None or end + timedelta(days=1) > y1 else end + timedelta(days=1)
+    return Fraction(max((hi - lo).days, 0), (y1 - y0).days)
+
+
+def plans_for_roster(
+    roster: RepRoster,
+    quotas: Mapping[str, int],
+    curve: PayoutCurve,
+    *,
+    calendar: PlanCalendar = PlanCalendar(),
+    role: str | None = None,
+) -> RosterPlans:
+    """One :class:`CompPlan` per rep from the roster (OTE, base share, dates) and quotas.
+
+    The employed fraction is the share of the plan year's days between the rep's start and end
+    dates; a missing base share takes the role default (:data:`DEFAULT_BASE_SHARE`). ``role``
+    keeps only that role (case-insensitive).
+    """
+    ids: list[str] = []
+    plans: list[CompPlan] = []
+    skipped: list[str] = []
+    for rep in roster:
+        if role is not None and rep.role.upper() != role.upper():
+            continue
+        q = int(quotas.get(rep.id, 0))
+        employed = _employed_share(rep.start_date, rep.end_date, calendar)
+        if q <= 0 or not rep.ote or employed <= 0:
+            skipped.append(rep.id)
+            continue
+        beta = rep.base_share if rep.base_share is not None else default_base_share(rep.role)
+        plans.append(CompPlan(int(rep.ote), beta, q, curve, float(employed)))
+        ids.append(rep.id)
+    return RosterPlans(tuple(ids), tuple(plans), tuple(skipped))
+
+
+__all__ = [
+    "DEFAULT_BASE_SHARE", "CompPlan", "RosterPlans", "default_base_share", "pay_mix",
+    "plans_for_roster",
+]
