@@ -344,7 +344,8 @@ def pool_targets(facts: ScenarioFacts, values: FloatArray) -> FloatArray:
                             minlength=facts.n_pools)
     out = np.zeros(facts.R, dtype=np.float64)
     p = facts.rep_pool[cnt]
-    out[cnt] = pool_tot[p] * facts.shares[cnt] / share_sum[p]
+    with np.errstate(over="ignore", under="ignore"):
+        out[cnt] = pool_tot[p] * facts.shares[cnt] / share_sum[p]
     return out
 
 
@@ -353,7 +354,8 @@ def deviations(totals: FloatArray, targets: FloatArray, counting: BoolArray) -> 
     ``NaN`` for reps that do not count (departing)."""
     zero_t = targets == 0
     safe = np.where(zero_t, 1.0, targets)
-    dev = (totals - targets) / safe
+    with np.errstate(over="ignore"):  # a subnormal target overflows to ±inf, which is right
+        dev = (totals - targets) / safe
     tz = totals[zero_t]
     dev[zero_t] = np.where(tz > 0, np.inf, np.where(tz < 0, -np.inf, 0.0))
     dev[~counting] = np.nan

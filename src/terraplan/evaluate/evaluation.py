@@ -301,12 +301,13 @@ class Evaluation:
         metrics = list(self.metrics)
         lines += ["", "Per rep:", "  " + f"{'rep':<12}" + "".join(
             f"{m[:12]:>16}{'dev':>9}" for m in metrics)]
+        def cell(m: str, r: int) -> str:
+            total = fmt_metric(m, float(self.metrics[m].totals[r]))[:15]
+            dev = float(self.metrics[m].deviations[r])
+            return f"{total:>16}{'-' if math.isnan(dev) else fmt_pct(dev):>9}"
+
         for r, rid in enumerate(self.rep_ids[:max_reps]):
-            cells = "".join(
-                f"{fmt_metric(m, float(self.metrics[m].totals[r]))[:15]:>16}"
-                f"{fmt_pct(float(self.metrics[m].deviations[r])) if not math.isnan(float(self.metrics[m].deviations[r])) else '-':>9}"  # noqa: E501
-                for m in metrics)
-            lines.append(f"  {rid[:12]:<12}{cells}")
+            lines.append(f"  {rid[:12]:<12}" + "".join(cell(m, r) for m in metrics))
         if len(self.rep_ids) > max_reps:
             lines.append(f"  ... and {len(self.rep_ids) - max_reps:,} more reps")
         if self.violations:
@@ -373,7 +374,12 @@ def _evaluate(facts: ScenarioFacts, pf: PlanFacts, *, max_records: int) -> Evalu
         dev = deviations(tot, tgt, facts.counting)
         devs[m], targets[m] = dev, tgt
         ok = facts.counting & (tgt > 0)
-        ratio = np.maximum(tot[ok] / tgt[ok], 0.0)  # negative extra metrics clip at 0
+        with np.errstate(over="ignore"):
+            ratio = np.maximum(tot[ok] / tgt[ok], 0.0)  # negative extra metrics clip at 0
+        if not np.all(np.isfinite(ratio)):  # only with subnormal targets: leave those reps out
+            keep = np.isfinite(ratio)
+            ok[np.flatnonzero(ok)[~keep]] = False
+            ratio = ratio[keep]
         metrics[m] = MetricBalance(
             metric=m, totals=_ro(tot), targets=_ro(tgt), deviations=_ro(dev),
             cv=fair.cv(ratio), gini=fair.gini(ratio), max_min=fair.max_min(ratio),

@@ -38,8 +38,9 @@ target = pool total × target_share / Σ shares in the rep's eligibility pool (s
 is cut when its two units both hold assigned accounts and do not have the same single owner. See
 :mod:`terraplan.evaluate.geounit` for the unit graph.
 
-Every term is a plain float; ``ObjectiveBreakdown.total`` is the weighted sum above, and the
-weighted parts are exposed so a solver's reported objective can be compared term by term.
+Every term is a plain float; ``ObjectiveBreakdown.total`` is the weighted sum above (a term whose
+weight is 0 contributes 0), and the weighted parts are exposed so a solver's reported objective
+can be compared term by term.
 """
 
 from __future__ import annotations
@@ -97,13 +98,12 @@ class ObjectiveBreakdown:
 
     @property
     def weighted(self) -> dict[str, float]:
-        """Each term times its weight (these add up to :attr:`total`)."""
-        return {
-            "travel": self.travel_weight * self.travel,
-            "disruption": self.disruption_weight * self.disruption,
-            "balance": self.balance_weight * self.balance,
-            "compactness": self.compactness_weight * self.compactness,
-        }
+        """Each term times its weight (these add up to :attr:`total`; a zero weight gives 0)."""
+        pairs = {"travel": (self.travel_weight, self.travel),
+                 "disruption": (self.disruption_weight, self.disruption),
+                 "balance": (self.balance_weight, self.balance),
+                 "compactness": (self.compactness_weight, self.compactness)}
+        return {k: (w * t if w else 0.0) for k, (w, t) in pairs.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,7 +150,7 @@ def soft_balance_penalty(facts: ScenarioFacts, devs: dict[str, FloatArray],
     """``B`` from per-metric deviations and targets (counting reps with positive target)."""
     total = 0.0
     for rule in facts.scenario.spec.rules.balance:
-        if rule.hard:
+        if rule.hard or rule.penalty == 0:  # 0 × an infinite deviation must stay 0
             continue
         dev, tgt = devs[rule.metric], targets[rule.metric]
         ok = facts.counting & (tgt > 0)
@@ -162,8 +162,9 @@ def soft_balance_penalty(facts: ScenarioFacts, devs: dict[str, FloatArray],
 def combine(facts: ScenarioFacts, travel: float, disruption: float, balance: float,
             compactness: float = 0.0) -> ObjectiveBreakdown:
     o = facts.scenario.spec.objective
-    total = (o.travel * travel + o.disruption * disruption + o.balance * balance
-             + o.compactness * compactness)
+    # a zero weight switches its term off even when the term is infinite (0 × inf is NaN)
+    total = sum(w * t for w, t in ((o.travel, travel), (o.disruption, disruption),
+                                   (o.balance, balance), (o.compactness, compactness)) if w)
     return ObjectiveBreakdown(
         travel=travel, disruption=disruption, balance=balance, compactness=compactness,
         travel_weight=o.travel, disruption_weight=o.disruption, balance_weight=o.balance,
