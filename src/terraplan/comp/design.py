@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import pulp
 
-from terraplan.comp.cost import Team, cvar, expected_cost, sample_attainment
+from terraplan.comp.cost import Team, _attainment_block, _block_plan, cvar, expected_cost
 from terraplan.comp.curve import PayoutCurve
 from terraplan.errors import ParameterError
 from terraplan.quota.attainment import AttainmentModel, call_value
@@ -163,27 +163,46 @@ def design_curve(
         raise ParameterError(f"budget must be > 0 cents. Got {budget}.")
     if cvar_method not in ("cuts", "ru"):
         raise ParameterError(f"cvar_method must be 'cuts' or 'ru'. Got {cvar_method!r}.")
+    k_bands = len(g)
+    ti = team.ti.astype(np.float64)
+    fixed = float(team.base.sum()) + team.spif
+    lo = np.asarray(g)
+    hi = np.append(lo[1:], np.inf)
+
+    def band_rows(a: FloatArray) -> tuple[FloatArray, FloatArray]:
+        # G[s, k] = Σ_i TI_i·ℓ_k(A_si) and the count of rep-scenarios in each band
+        rows = np.empty((a.shape[0], k_bands), dtype=np.float64)
+        cnt = np.empty(k_bands, dtype=np.float64)
+        for k in range(k_bands):
+            rows[:, k] = np.clip(np.minimum(a, hi[k]) - lo[k], 0.0, None) @ ti
+            cnt[k] = np.count_nonzero((a >= lo[k]) & (a < hi[k]))
+        return rows, cnt
+
     if attainment is None:
-        a = sample_attainment(team.mu, model, n_scenarios, seed)
+        # block by block (the same draws as simulate_cost/sample_attainment for this seed), so
+        # memory stays at one block plus a float32 copy for the 90th percentile
+        zc, blocks = _block_plan(n_scenarios, len(team), seed, 200_000)
+        big = np.empty((n_scenarios, k_bands), dtype=np.float64)
+        counts = np.zeros(k_bands, dtype=np.float64)
+        flat = np.empty(n_scenarios * len(team), dtype=np.float32)
+        for s0, s1, kid in blocks:
+            blk = _attainment_block(team.mu, model, zc[s0:s1], kid)
+            flat[s0 * len(team):s1 * len(team)] = blk.ravel()
+            big[s0:s1], cnt = band_rows(blk.astype(np.float64))
+            counts += cnt
+        a90 = float(np.quantile(flat, 0.9))
+        del flat
+        n_cells = n_scenarios * len(team)
     else:
         a = np.asarray(attainment, dtype=np.float64)
         if a.ndim != 2 or a.shape[1] != len(team):
             raise ParameterError("attainment must be a scenarios × reps matrix")
         n_scenarios = a.shape[0]
-    k_bands = len(g)
-    ti = team.ti.astype(np.float64)
-    fixed = float(team.base.sum()) + team.spif
-    # G[s, k] = Σ_i TI_i·ℓ_k(A_si), computed band by band to keep memory at one matrix
-    lo = np.asarray(g)
-    hi = np.append(lo[1:], np.inf)
-    big = np.empty((n_scenarios, k_bands), dtype=np.float64)
-    counts = np.empty(k_bands, dtype=np.float64)
-    for k in range(k_bands):
-        big[:, k] = np.clip(np.minimum(a, hi[k]) - lo[k], 0.0, None) @ ti
-        counts[k] = np.count_nonzero((a >= lo[k]) & (a < hi[k]))
-    pi = counts / a.size
+        big, counts = band_rows(a)
+        a90 = float(np.quantile(a, 0.9))
+        n_cells = a.size
+    pi = counts / n_cells
     gbar = big.mean(axis=0)
-    a90 = float(np.quantile(a, 0.9))
     len1 = _band_lengths(np.asarray(1.0), g)
     len90 = _band_lengths(np.asarray(a90), g)
 
