@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from terraplan.cli import comp, data, demo, generate, quota, scenario
+from terraplan.cli import comp, data, demo, generate, keys, quota, scenario, serve
 
 app = typer.Typer(
     name="terraplan",
@@ -14,7 +14,7 @@ app = typer.Typer(
     add_completion=True,
 )
 
-for _module in (demo, data, generate, scenario, quota, comp):
+for _module in (demo, data, generate, scenario, quota, comp, keys, serve):
     _module.register(app)
 
 
