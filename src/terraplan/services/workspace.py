@@ -808,28 +808,26 @@ class Workspace:
         Without ``cycle``: the active plan activated most recently (most stores have one).
         One indexed query: active scenario → its latest plan → the (plan, account) key.
         """
-        # The CRM calls this at every account update: plain DBAPI, two prepared statements in
-        # one read transaction, no ORM (statement building would cost more than the queries).
+        # The CRM calls this at every account update: one plain DBAPI statement (no ORM, whose
+        # statement building costs more than the query), atomic, one round trip. The derived
+        # table finds the active scenario and its current plan; the join probes the
+        # (plan_id, account_id) primary key.
         sqlite = self.engine.dialect.name == "sqlite"
         ph = "?" if sqlite else "%s"
-        head_sql = (
-            "SELECT s.id, s.name, c.name, (SELECT max(p.id) FROM plans p "
-            "WHERE p.scenario_id = s.id) FROM scenarios s "
+        sql = (
+            "SELECT h.id, h.name, h.cycle, h.plan_id, a.account_id, a.rep_id, a.reason FROM ("
+            "SELECT s.id AS id, s.name AS name, c.name AS cycle, (SELECT max(p.id) FROM plans p "
+            "WHERE p.scenario_id = s.id) AS plan_id FROM scenarios s "
             "JOIN planning_cycles c ON c.id = s.cycle_id WHERE s.status = 'active'"
             + (f" AND c.name = {ph}" if cycle is not None else "")
-            + " ORDER BY s.updated_at DESC LIMIT 1")
+            + f" ORDER BY s.updated_at DESC LIMIT 1) h LEFT JOIN assignments a "
+            f"ON a.plan_id = h.plan_id AND a.account_id = {ph}")
+        params = (cycle, account_id) if cycle is not None else (account_id,)
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
-            if sqlite:
-                cur.execute("BEGIN")
-            cur.execute(head_sql, (cycle,) if cycle is not None else ())
+            cur.execute(sql, params)
             head = cur.fetchone()
-            row = None
-            if head is not None and head[3] is not None:
-                cur.execute(f"SELECT rep_id, reason FROM assignments WHERE plan_id = {ph} "
-                            f"AND account_id = {ph}", (head[3], account_id))
-                row = cur.fetchone()
             cur.close()
         finally:
             raw.rollback()
@@ -837,9 +835,10 @@ class Workspace:
         if head is None or head[3] is None:
             raise NotFoundError("there is no active plan" +
                                 (f" in cycle {cycle!r}" if cycle else ""))
-        if row is None:
+        if head[4] is None:
             raise NotFoundError(f"account {account_id!r} is not in the active plan")
-        return OwnerInfo(account_id, row[0], _reason(row[1]), head[0], head[1], head[2], head[3])
+        return OwnerInfo(account_id, head[5], _reason(head[6]), head[0], head[1], head[2],
+                         head[3])
 
     # -- quotas, comp, metrics -----------------------------------------------------------------
     def record_quotas(

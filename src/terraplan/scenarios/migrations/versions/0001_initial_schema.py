@@ -175,7 +175,6 @@ def upgrade() -> None:
     sa.Column('account_id', sa.String(length=128), nullable=False),
     sa.Column('rep_id', sa.String(length=128), nullable=True),
     sa.Column('reason', sa.SmallInteger(), nullable=True),
-    sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_assignments_plan_id_plans'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('plan_id', 'account_id', name=op.f('pk_assignments'))
     )
     op.create_table('metrics',
