@@ -7,7 +7,8 @@ reported one). Prints a markdown table.
 
 Usage::
 
-    python benchmarks/bench_engine.py --sizes 2000x20,10000x50 --time-limit 60 --seed 1
+    python benchmarks/bench_engine.py --sizes 2000x20,10000x50 --time-limit 60 --seed 1 \
+        --warm-start heuristic
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--warm-start", default="",
+                    help="also run each backend warm-started by this backend (e.g. heuristic) "
+                         "for 25 %% of the time limit")
     args = ap.parse_args()
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, check=False).stdout.strip() or "unknown"
@@ -63,10 +67,15 @@ def main() -> None:
             warnings.simplefilter("ignore", PrecisionWarning)
             problem = compile(scenario)
         t_compile = time.perf_counter() - t0
-        for backend in args.backends.split(","):
+        runs = [(b, "") for b in args.backends.split(",")]
+        if args.warm_start:
+            runs += [(b, args.warm_start) for b in args.backends.split(",")]
+        for backend, ws in runs:
             t1 = time.perf_counter()
+            extra = {"warm_start_backend": ws} if ws else {}
             res = solve(problem, backend=backend, seed=args.seed, conflicts=False,
-                        options=SolveOptions(time_limit=args.time_limit, threads=args.threads))
+                        options=SolveOptions(time_limit=args.time_limit, threads=args.threads,
+                                             extra=extra))
             t_solve = time.perf_counter() - t1
             verdict = "—"
             if res.assignment is not None and res.objective is not None:
@@ -78,7 +87,8 @@ def main() -> None:
             gap = f"{res.gap * 100:.2f} %" if res.gap is not None else "—"
             obj = f"{res.objective:,.0f}" if res.objective is not None else "—"
             bound = f"{res.bound:,.0f}" if res.bound is not None else "—"
-            print(f"| {n:,} × {m} | {problem.n_pairs:,} | {t_compile:.2f} | {backend} | "
+            label = f"{backend} ← {ws}" if ws else backend
+            print(f"| {n:,} × {m} | {problem.n_pairs:,} | {t_compile:.2f} | {label} | "
                   f"{res.status.value} | {t_solve:.1f} | {obj} | {bound} | {gap} | {verdict} |",
                   flush=True)
 

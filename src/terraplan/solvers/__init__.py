@@ -206,7 +206,10 @@ def solve(
         Random seed of the backend, stored in the result. Same seed and ``threads=1`` (or
         ``options.extra["deterministic"] = True``) give the same plan.
     options : SolveOptions
-        Time limit, gap, threads, logging and backend-specific ``extra`` knobs.
+        Time limit, gap, threads, logging and backend-specific ``extra`` knobs. Generic
+        ``extra`` knobs: ``warm_start_backend`` (e.g. ``"heuristic"``) runs that backend first
+        for ``warm_start_share`` (default 0.25) of the time limit and warm-starts the chosen
+        backend from its plan (only when no ``initial_plan`` is given).
     callbacks : sequence of callables
         Each receives a :class:`Progress` (incumbent objective, bound, gap) as the search goes.
     initial_plan : Plan or array, optional
@@ -242,6 +245,9 @@ def solve(
     initial = _initial(problem, initial_plan)
     opts = _with_stop_time(options, stop)
     t0 = time.perf_counter()
+    ws = opts.extra.get("warm_start_backend")
+    if ws and initial is None and ws != name:
+        initial, opts = _warm_start_run(problem, str(ws), int(seed), opts, cancel)
     result = impl.solve(problem, seed=int(seed), options=opts, stop=stop, cancel=cancel,
                         callbacks=tuple(callbacks), initial=initial)
     if result.status is Status.INFEASIBLE:
@@ -260,6 +266,25 @@ def solve(
     if explain and result.assignment is not None and result.reasons is None:
         result = _with_reasons(problem, result, initial_plan)
     return result
+
+
+def _warm_start_run(problem: ProblemData, backend: str, seed: int, opts: SolveOptions,
+                    cancel: CancelToken | None
+                    ) -> tuple[npt.NDArray[np.int32] | None, SolveOptions]:
+    """Run ``backend`` for ``warm_start_share`` (default 25 %) of the time limit; its plan (if
+    any) becomes the warm start of the main backend, which gets the remaining time."""
+    share = float(opts.extra.get("warm_start_share", 0.25))
+    if not 0.0 < share < 1.0:
+        raise ParameterError("The 'warm_start_share' option must be a float in (0, 1). "
+                             f"Got {share!r}.")
+    t0 = time.perf_counter()
+    sub = dataclasses.replace(opts, time_limit=max(0.1, opts.time_limit * share), extra={})
+    pre = get_backend(backend).solve(problem, seed=seed, options=sub, stop=None, cancel=cancel,
+                                     callbacks=(), initial=None)
+    left = max(0.1, opts.time_limit - (time.perf_counter() - t0))
+    log.info("warm start by %s: %s, objective %s", backend, pre.status.value, pre.objective)
+    initial = pre.assignment if pre.status.has_plan else None
+    return initial, dataclasses.replace(opts, time_limit=left)
 
 
 def _with_stop_time(options: SolveOptions, stop: StopCriterion | None) -> SolveOptions:

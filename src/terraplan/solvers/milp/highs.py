@@ -85,6 +85,23 @@ def to_highs(ctx: MilpContext) -> tuple[highspy.Highs, npt.NDArray[np.int64]]:
     return h, np.arange(len(ctx.x), dtype=np.int64)
 
 
+def _deviations(ctx: MilpContext, item_assignment: npt.NDArray[np.int32]
+                ) -> npt.NDArray[np.float64]:
+    """Values of the soft-balance deviation columns for a complete item assignment."""
+    p = ctx.problem
+    out = np.zeros(len(ctx.dev_vars), dtype=np.float64)
+    totals: dict[int, npt.NDArray[np.int64]] = {}
+    for k, (b, r, _v) in enumerate(ctx.dev_vars):
+        q = int(p.balance_q[b])
+        if q not in totals:
+            totals[q] = np.bincount(item_assignment, weights=p.item_metric_int[q],
+                                    minlength=p.n_reps).astype(np.int64)
+        t_r = float(totals[q][r])
+        tau = float(p.target[b, r]) * float(p.metric_scale[q])
+        out[k] = max(0.0, (t_r - p.upper_int[b, r]) / tau, (p.lower_int[b, r] - t_r) / tau)
+    return out
+
+
 class HighsBackend:
     """PuLP model, solved by HiGHS (highspy) with bound, gap, callbacks and cancellation."""
 
@@ -126,14 +143,23 @@ class HighsBackend:
         hint = warm_start(problem, initial)
         hp = problem.pair_index(hint)
         hinted = np.flatnonzero(hint >= 0)
-        if len(hinted):
+        if len(hinted) == problem.n_items:
+            # a complete hint: give every column (pairs and soft deviations) so HiGHS can take
+            # it as its first incumbent without a completion sub-MIP
+            xv = np.zeros(len(xcol), dtype=np.float64)
+            xv[hp] = 1.0
+            dv = _deviations(ctx, hint)
+            cols = np.concatenate([xcol, np.arange(len(xcol), len(xcol) + len(dv))])
+            h.setSolution(len(cols), cols.astype(np.int32), np.concatenate([xv, dv]))
+        elif len(hinted):
             # 1 on the hinted pair, 0 on the item's other pairs; HiGHS completes the rest
-            cols, vals = [], []
+            cols_l, vals_l = [], []
             for t in hinted.tolist():
                 for pi in range(int(problem.indptr[t]), int(problem.indptr[t + 1])):
-                    cols.append(int(xcol[pi]))
-                    vals.append(1.0 if pi == hp[t] else 0.0)
-            h.setSolution(len(cols), np.asarray(cols, np.int32), np.asarray(vals, np.float64))
+                    cols_l.append(int(xcol[pi]))
+                    vals_l.append(1.0 if pi == hp[t] else 0.0)
+            h.setSolution(len(cols_l), np.asarray(cols_l, np.int32),
+                          np.asarray(vals_l, np.float64))
 
         relay = ProgressRelay(callbacks, stop, cancel, t0)
         flags = {"stop": False}
