@@ -146,15 +146,15 @@ def register(app: typer.Typer) -> None:
                           f"{res.runtime:.1f} s — objective {res.objective or 0:,.0f}, "
                           f"bound {res.bound or 0:,.0f}, gap {gap} "
                           f"({out.problem_stats['candidate_pairs']:,} candidate pairs)")
-            ob = out.after.objective
-            console.print(f"   objective = travel {ob.travel:,.0f} + disruption "
-                          f"{ob.disruption:,.0f} + balance penalty {ob.balance:,.2f} "
-                          "(weights from the spec)")
             if out.after is None:
                 console.print("[red]no plan found[/]")
                 for c in res.conflicts:
                     console.print(f"  - {c}")
                 raise typer.Exit(1)
+            ob = out.after.objective
+            console.print(f"   objective = travel {ob.travel:,.0f} + disruption "
+                          f"{ob.disruption:,.0f} + balance penalty {ob.balance:,.2f} "
+                          "(weights from the spec)")
             console.print(f"[bold]4. Re-check[/] evaluator: "
                           f"{'feasible' if out.after.feasible else 'INFEASIBLE'}, "
                           f"{out.after.hard_count} hard violation(s) "
