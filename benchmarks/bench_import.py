@@ -73,7 +73,8 @@ def main() -> None:
                              check=True, capture_output=True, text=True)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     best = min(runs, key=lambda r: r["seconds"])
-    held = best["peak_mb"] - best["base_mb"]
+    worst = max(runs, key=lambda r: r["peak_mb"] - r["base_mb"])  # memory: report the worst run
+    held = worst["peak_mb"] - worst["base_mb"]
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, cwd=Path(__file__).parent).stdout.strip()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; git {rev}")
@@ -81,9 +82,12 @@ def main() -> None:
     print(f"rows in {best['rows_in']:,} = loaded {best['rows_loaded']:,} + rejected "
           f"{best['rows_rejected']:,}; {best['accounts']:,} accounts, {best['reps']} reps")
     print(f"import: {best['seconds']:.2f} s (best of {len(runs)}; target <= 60 s)")
-    print(f"peak RSS: {best['peak_mb']:.0f} MiB total, {held:.0f} MiB above the "
-          f"{best['base_mb']:.0f} MiB baseline = {held / size_mb:.2f}x the file size "
+    print(f"peak RSS (worst of {len(runs)}): {worst['peak_mb']:.0f} MiB total, {held:.0f} MiB "
+          f"above the {worst['base_mb']:.0f} MiB baseline = {held / size_mb:.2f}x the file size "
           f"(target <= ~3x)")
+    for i, r in enumerate(runs, 1):
+        print(f"  run {i}: {r['seconds']:.2f} s, peak {r['peak_mb']:.0f} MiB "
+              f"({(r['peak_mb'] - r['base_mb']) / size_mb:.2f}x)")
 
 
 if __name__ == "__main__":

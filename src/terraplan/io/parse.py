@@ -83,9 +83,18 @@ def as_text(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     # test first (cheap) and keep sharing the reader's buffers when possible.
     if col.null_count:
         col = pc.fill_null(col, "")
-    if _np_bool(pc.match_substring_regex(col, r"^\s|\s$")).any():
+    if _has_edge_space(col):
         col = pc.utf8_trim_whitespace(col)
     return col
+
+
+def _has_edge_space(col: pa.ChunkedArray) -> bool:
+    """Whether any cell starts or ends with whitespace (first/last characters only: fast)."""
+    for start, stop in ((0, 1), (-1, None)):
+        edge = pc.utf8_slice_codeunits(col, start, stop)
+        if pc.any(pc.utf8_is_space(edge)).as_py():
+            return True
+    return False
 
 
 def blank_mask(text: pa.ChunkedArray) -> BoolArray:
@@ -134,6 +143,14 @@ def parse_float(col: pa.ChunkedArray) -> Parsed:
             for i in badidx.tolist()})
     text = as_text(col)
     blank = blank_mask(text)
+    fast = _try_cast(text, blank, pa.float64())
+    if fast is not None:  # plain notation throughout: Arrow parsed every cell
+        vals = np.array(fast.to_numpy(zero_copy_only=False), dtype=np.float64)
+        vals[blank] = np.nan
+        badidx = np.flatnonzero(~blank & ~np.isfinite(vals))
+        return Parsed(vals, blank, {
+            int(i): ("NaN is not a number" if np.isnan(vals[i]) else "infinite value")
+            for i in badidx.tolist()})
     s = normalise_number_text(text)
     ok = _np_bool(pc.match_substring_regex(s, _FLOAT))
     safe = pc.if_else(pa.array(ok), s, "0") if not ok.all() else s
@@ -150,6 +167,28 @@ def parse_float(col: pa.ChunkedArray) -> Parsed:
     bad.update({int(i): "infinite value" for i in overflow.tolist()})
     assert n == len(vals)
     return Parsed(vals, blank, bad)
+
+
+def _try_cast(text: pa.ChunkedArray, blank: BoolArray, to: pa.DataType) -> pa.Array | None:
+    """``text`` cast to ``to`` (blank cells as 0) when every cell converts, else None."""
+    if not len(text):
+        return pa.array([], type=to)
+    safe = pc.if_else(pa.array(blank), "0", text) if blank.any() else text
+    try:
+        out = pc.cast(safe, to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def _decimal_unscaled(arr: pa.Array) -> npt.NDArray[np.int64]:
+    """Unscaled integers of a decimal128 array whose values fit in int64 (precision <= 18).
+
+    Each value is 16 little-endian bytes; for values in int64 range the low 8 bytes, read as a
+    signed integer, are the value itself (two's complement).
+    """
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)
+    return np.array(words[2 * arr.offset: 2 * (arr.offset + len(arr)): 2], dtype=np.int64)
 
 
 def _decimal_cents(text: str, scale: int) -> int:
@@ -181,21 +220,15 @@ def parse_money(col: pa.ChunkedArray, unit: str = "units") -> Parsed:
                       {int(i): "amount too large" for i in np.flatnonzero(big).tolist()})
     text = as_text(col)
     blank = blank_mask(text)
-    s = normalise_number_text(text)
-    # Fast path for the usual export: at most two decimals and at most 13 integer digits. Then
-    # the nearest double times 100 is within far less than half a cent of the exact amount, so
-    # rounding it gives the exact cents without any string surgery.
-    fast_re = r"^-?\d{1,13}(\.\d{1,2})?$" if digits == 2 else r"^-?\d{1,15}$"
-    if (_np_bool(pc.match_substring_regex(s, fast_re)) | blank).all():
-        safe = pc.if_else(pa.array(blank), "0", s) if blank.any() else s
-        if digits == 2:
-            v = np.asarray(pc.cast(safe, pa.float64()).to_numpy(zero_copy_only=False))
-            cents_fast = np.rint(v * 100.0).astype(np.int64)
-        else:
-            cents_fast = np.array(pc.cast(safe, pa.int64()).to_numpy(zero_copy_only=False),
-                                  dtype=np.int64)  # a writable copy
+    # Fast path for the usual export: Arrow's cast to decimal(18, 2) (or (18, 0) for cents) is
+    # exact and refuses any cell with more decimals, another notation or too many digits; the
+    # decimal's unscaled value then *is* the amount in cents.
+    fast = _try_cast(text, blank, pa.decimal128(18, digits))
+    if fast is not None:
+        cents_fast = _decimal_unscaled(fast)
         cents_fast[blank] = 0
         return Parsed(cents_fast, blank, {})
+    s = normalise_number_text(text)
     parts = pc.extract_regex(s, r"^(?P<sign>[+-]?)(?P<int>\d*)\.?(?P<frac>\d*)$")
     matched = _np_bool(pc.is_valid(parts)) & ~blank
     sign = pc.fill_null(pc.struct_field(parts, "sign"), "")
