@@ -89,7 +89,8 @@ def main() -> None:
                        n_scenarios=args.design_scenarios, seed=0)
     dt, dc = time.perf_counter() - t0, time.process_time() - c0
     print(f"design LP {args.design_reps} reps x {args.design_scenarios} scenarios "
-          f"({res.solver}): {dt:.2f} s wall (CPU {dc:.2f} s), status {res.status}")
+          f"({res.solver}): {dt:.2f} s wall (CPU {dc:.2f} s), status {res.status}, "
+          f"peak RSS now {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB")
     if res.curve is not None:
         print(f"  curve {res.curve.describe()}; binding {', '.join(res.binding)}")
 
