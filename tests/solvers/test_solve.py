@@ -108,7 +108,9 @@ def test_time_limit_and_stop_criterion_bound_the_run(backend: str, hard_problem)
     res = solve(hard_problem, MaxRuntime(1.5), backend=backend,
                 options=SolveOptions(time_limit=60.0, threads=1))
     assert time.perf_counter() - t0 < 20.0  # model building is outside the solver's clock
-    assert res.status in (Status.FEASIBLE, Status.OPTIMAL)
+    # on an idle machine both find a plan in time; under load the first plan may come later
+    assert res.status in (Status.FEASIBLE, Status.OPTIMAL, Status.NO_SOLUTION_IN_TIME)
+    assert res.runtime < 10.0
     if res.status.has_plan:
         assert res.bound is not None and res.bound <= res.objective + 1e-9
         assert res.gap is not None and res.gap >= 0
