@@ -201,3 +201,26 @@ def test_money_in_cents_and_european_notation(tmp_path):
 def test_money_is_parsed_exactly_to_cents(tmp_path, cell, cents):
     book, _ = load(tmp_path, f'a1,"{cell}"\n', head="id,potential\n")
     assert book.potential.tolist() == [cents]
+
+
+def test_clean_money_column_fast_path_keeps_blank_and_negative_rules(tmp_path):
+    body = "a1,10.5\na2,\na3,-3\n"
+    book, rep = load(tmp_path, body, head="id,potential\n", on_error="skip",
+                     rejects=tmp_path / "r.csv")
+    assert book.potential.tolist() == [1050, 0]
+    assert [(p.row, p.code) for p in rep.problems] == [(4, "negative")]
+    assert [w.code for w in rep.warnings if w.column == "potential"] == ["blank_defaulted"]
+
+
+def test_money_too_large_or_with_cent_fractions(tmp_path):
+    err = fails(tmp_path, "a1,12345678901234567\n", head="id,potential\n")
+    assert [(p.row, p.reason) for p in err.errors] == [(2, "amount too large")]
+    spec = ScenarioSpec.from_dict({"inputs": {"currency_unit": "cents"}})
+    book, _ = load(tmp_path, "a1,123.5\na2,123.4\n", head="id,potential\n", spec=spec)
+    assert book.potential.tolist() == [124, 123]  # fractions of a cent round half up
+
+
+def test_cells_are_trimmed(tmp_path):
+    book, rep = load(tmp_path, ' a1 , Acme ,  SMB ,r1 \n', head="id,name,segment,current_owner\n")
+    assert rep.ok and list(book.ids) == ["a1"] and book[0].segment == "SMB"
+    assert book[0].name == "Acme" and book[0].current_owner == "r1"
