@@ -52,10 +52,18 @@ def test_quota_then_comp_simulate_and_design(files: Path) -> None:
     assert sum(float(p["quota"]) for p in periods if p["rep_id"] == "r4") == pytest.approx(
         float(r4["ramped_quota"]))
 
+    (files / "last_year.csv").write_text("rep_id,bookings\nr1,4840000\nr2,0\nr3,990000\n")
     r = runner.invoke(app, ["comp", "simulate", "--quotas", str(out / "quotas.csv"),
                             "--reps", str(files / "reps.csv"), "--year-start", "2026-01-01",
-                            "--scenarios", "4000", "--out", str(out)])
+                            "--scenarios", "4000", "--replay", str(files / "last_year.csv"),
+                            "--out", str(out)])
     assert r.exit_code == 0, r.output
+    per_rep = {row["rep_id"]: row for row in _rows(out / "cost_per_rep.csv")}
+    assert per_rep["r1"]["bcr"] == "0.103306"  # TI $500k / quota $4.84M
+    replay = {row["rep_id"]: row for row in _rows(out / "replay.csv")}
+    # r1 at exactly 100 %: pay = OTE; r3 at 50 %: base + half of TI (1x below quota)
+    assert replay["r1"]["pay"] == "1000000.00"
+    assert replay["r3"]["pay"] == "337500.00"
     summary = {row["measure"]: row for row in _rows(out / "cost_summary.csv")}
     mean, se = float(summary["mean"]["cost"]), float(summary["std_error"]["cost"])
     assert abs(mean - float(summary["expected_closed_form"]["cost"])) <= 4 * se

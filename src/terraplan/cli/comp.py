@@ -164,8 +164,10 @@ def simulate(
                   sim.histogram_edges[:-1].tolist(), sim.histogram_edges[1:].tolist(),
                   sim.histogram_counts.tolist(), strict=True)])
     write_csv(out / "cost_per_rep.csv",
-              ["rep_id", "quota", "base", "target_incentive", "expected_cost", "expected_f"],
+              ["rep_id", "quota", "base", "target_incentive", "bcr", "quota_to_ote",
+               "expected_cost", "expected_f"],
               [[rid, money(p.quota), money(p.base), money(p.target_incentive),
+                f"{float(p.bcr):.6f}", f"{float(p.quota_to_ote):.4f}",
                 money(round(float(c))), f"{float(f):.6f}"]
                for rid, p, c, f in zip(inp.rep_ids, inp.plans, est.per_rep,
                                        est.expected_payout_multiple, strict=True)])
