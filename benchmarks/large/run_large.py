@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import time
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=5.0)
+    ap.add_argument("--tolerance", type=float, default=0.03, help="balance band (both metrics)")
     ap.add_argument("--lp-bound", action="store_true", help="also solve the full LP bound")
     ap.add_argument("--rebalance", action="store_true", help="also rebalance one departure")
     args = ap.parse_args()
@@ -47,10 +49,18 @@ def main() -> None:
     t = time.perf_counter()
     g = generate_book(args.accounts, args.reps, seed=args.seed)
     spec = ScenarioSpec.from_dict({"rules": {"balance": [
-        {"metric": "potential", "tolerance": 0.03}, {"metric": "workload", "tolerance": 0.03}]}})
+        {"metric": "potential", "tolerance": args.tolerance},
+        {"metric": "workload", "tolerance": args.tolerance}]}})
     sc = Scenario(spec=spec, accounts=g.accounts, reps=g.reps)
     p = compile(sc)
     t_prep = time.perf_counter() - t
+    if args.lp_bound:  # before the solve: the full LP relaxation, all pools, no size cap
+        t = time.perf_counter()
+        b = lp_bound(p, time_limit=600, max_pairs=10**9)
+        lp_row = {"run": "lp_bound", "value": b.value, "method": b.method,
+                  "optimal": b.optimal, "s": round(time.perf_counter() - t, 2),
+                  "peak_gb": round(peak_gb(), 2)}
+        print(json.dumps(lp_row), flush=True)
     t = time.perf_counter()
     r = solve(p, backend="heuristic", seed=args.seed,
               options=SolveOptions(time_limit=args.time_limit), explain=False)
@@ -59,20 +69,15 @@ def main() -> None:
            "git": rev, "time_limit": args.time_limit, "status": r.status.value,
            "objective": r.objective, "bound": r.bound, "gap": r.gap, "solve_s": round(wall, 2),
            "prep_s": round(t_prep, 2), "message": r.message, "peak_gb": round(peak_gb(), 2),
-           "items": p.n_items, "pairs": p.n_pairs, "pools": p.n_pools}
+           "items": p.n_items, "pairs": p.n_pairs, "pools": p.n_pools,
+           "tolerance": args.tolerance, "load_avg_1m": os.getloadavg()[0]}
+    if args.lp_bound and b.optimal and r.objective is not None:
+        row["over_lp_bound"] = (r.objective - b.value) / b.value
     if r.assignment is not None:
         ev = evaluate(sc, decode(p, r.assignment))
         row["evaluator_hard"] = ev.hard_count
         row["evaluator_objective"] = ev.objective.total
     print(json.dumps(row), flush=True)
-    if args.lp_bound:
-        t = time.perf_counter()
-        b = lp_bound(p, time_limit=600, max_pairs=10**9)
-        print(json.dumps({"run": "lp_bound", "value": b.value, "method": b.method,
-                          "optimal": b.optimal, "s": round(time.perf_counter() - t, 2),
-                          "gap_vs_heuristic": None if r.objective is None or not b.optimal
-                          else (r.objective - b.value) / r.objective,
-                          "peak_gb": round(peak_gb(), 2)}), flush=True)
     if args.rebalance and r.assignment is not None:
         from terraplan.solvers.rebalance import Departure, rebalance
 

@@ -224,4 +224,52 @@ def solve_decomposed(
                        stats={"pools": float(len(parts))})
 
 
-__all__ = ["Mapper", "PoolProblem", "coupled", "solve_decomposed", "split_pools", "subproblem"]
+__all__ = ["Mapper", "PoolProblem", "cheapest_pairs_mask", "coupled", "restrict_pairs",
+           "solve_decomposed", "split_pools", "subproblem"]
+
+
+def restrict_pairs(problem: ProblemData, keep: npt.NDArray[np.bool_]) -> ProblemData:
+    """The problem with only the candidate pairs where ``keep`` is True (same items/accounts).
+
+    Any plan of the restricted problem is a plan of the original one (its pairs are a subset),
+    so it serves for construction on huge books; its optimum bounds nothing.
+    """
+    p = problem
+    idx = np.flatnonzero(keep).astype(np.int64)
+    deg = np.bincount(p.pair_item[idx], minlength=p.n_items).astype(np.int64)
+    indptr = np.zeros(p.n_items + 1, dtype=np.int64)
+    np.cumsum(deg, out=indptr[1:])
+    return dataclasses.replace(
+        p, indptr=_ro(indptr), indices=_ro(p.indices[idx]), pair_item=_ro(p.pair_item[idx]),
+        pair_travel=_ro(p.pair_travel[idx]), pair_moved=_ro(p.pair_moved[idx]),
+        pair_moved_potential=_ro(p.pair_moved_potential[idx]),
+        pair_move_units=_ro(p.pair_move_units[idx]), pair_cost=_ro(p.pair_cost[idx]),
+        stats={**p.stats, "pairs_restricted_from": float(p.n_pairs)})
+
+
+def cheapest_pairs_mask(problem: ProblemData, k: int, per_rep_factor: float = 3.0,
+                        also: npt.NDArray[np.int64] | None = None) -> npt.NDArray[np.bool_]:
+    """Mask of each item's ``k`` cheapest candidate pairs, plus each rep's cheapest
+    ``per_rep_factor`` × (its pool's items per rep) pairs (so that every rep keeps enough
+    candidates to reach its lower band), plus the pairs ``also``."""
+    p = problem
+    order = np.lexsort((p.pair_cost, p.pair_item))
+    rank = np.arange(p.n_pairs, dtype=np.int64) - p.indptr[p.pair_item[order]]
+    keep = np.zeros(p.n_pairs, dtype=bool)
+    keep[order[rank < k]] = True
+    if per_rep_factor > 0:
+        reps = p.indices.astype(np.int64)
+        order = np.lexsort((p.pair_cost, reps))
+        counts = np.bincount(reps, minlength=p.n_reps)
+        start = np.zeros(p.n_reps + 1, dtype=np.int64)
+        np.cumsum(counts, out=start[1:])
+        rrank = np.arange(p.n_pairs, dtype=np.int64) - start[reps[order]]
+        pool_items = np.bincount(p.item_pool[p.item_pool >= 0], minlength=max(p.n_pools, 1))
+        pool_reps = np.bincount(p.rep_pool[p.rep_pool >= 0], minlength=max(p.n_pools, 1))
+        share = np.where(p.rep_pool >= 0, pool_items[np.maximum(p.rep_pool, 0)]
+                         / np.maximum(pool_reps[np.maximum(p.rep_pool, 0)], 1), 0.0)
+        quota = np.ceil(per_rep_factor * share).astype(np.int64)
+        keep[order[rrank < quota[reps[order]]]] = True
+    if also is not None:
+        keep[also[also >= 0]] = True
+    return keep

@@ -80,6 +80,10 @@ SUPPORTED = frozenset({
 #: Pools up to this many candidate pairs are re-solved as a MIP by the polish step.
 MIP_MAX_PAIRS = 40_000
 
+#: Up to this many pairs the MIP polish runs before the local search (small books, where lumpy
+#: pools dominate); above it only after, on pools the search left violated.
+MIP_FIRST_PAIRS = 200_000
+
 #: ``backend="auto"`` uses the heuristic above this many candidate pairs (the MILP's limit).
 AUTO_MIN_PAIRS = 1_000_000
 
@@ -219,7 +223,7 @@ def solve_heuristic(
     polished = 0
     # small pools: exact MIP first (hinted with the construction), 60 % of the remaining time;
     # then local search over everything (large pools, and whatever the MIPs left)
-    if mip_max > 0 and not should_stop():
+    if mip_max > 0 and problem.n_pairs <= MIP_FIRST_PAIRS and not should_stop():
         phase_end[0] = time.perf_counter() + 0.6 * max(deadline - time.perf_counter(), 0.0)
         polished += _polish(state, mip_max, False, min(deadline, phase_end[0]),
                             options.threads, seed, should_stop)

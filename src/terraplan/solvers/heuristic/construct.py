@@ -53,19 +53,86 @@ def lp_guided(problem: ProblemData, time_limit: float, threads: int) -> Construc
     return Construction(problem.indices[best].astype(np.int64), b, b.method)
 
 
-def price_based(problem: ProblemData, time_limit: float, iterations: int = 60
+def price_based(problem: ProblemData, time_limit: float, iterations: int = 150
                 ) -> Construction:
     """Lagrangian prices, then each item to its cheapest reduced-cost rep."""
     t0 = time.perf_counter()
-    # an upper estimate for Polyak steps: the cost of the cheapest pair per item plus 5 %
+    # a target for Polyak steps: the cost of the cheapest pair per item plus 20 % (balance
+    # typically costs a few % of travel; too low a target stalls the multipliers)
     _, best0, _ = lagrangian_value(problem, *_zeros(problem))
-    ub = float(problem.pair_cost[best0].sum()) * 1.05 + 1.0
+    ub = float(problem.pair_cost[best0].sum()) * 1.2 + 1.0
     b, mu, nu = lagrangian_bound(problem, iterations=iterations, time_limit=time_limit,
                                  upper_estimate=ub)
-    _, best, _ = lagrangian_value(problem, mu, nu)
-    item_rep = problem.indices[best].astype(np.int64)
+    # greedy fill at the final prices: respects upper bands and capacity while it can
+    item_rep = greedy_fill(problem, reduced_costs(problem, mu, nu))
     return Construction(item_rep, Bound(b.value, "lagrangian", runtime=time.perf_counter() - t0,
                                         stats=dict(b.stats)), "price")
+
+
+def greedy_fill(problem: ProblemData, reduced: npt.NDArray[np.float64]) -> I64:
+    """Regret-ordered greedy: items with the largest gap between their best and second-best
+    reduced cost choose first, each taking its cheapest candidate rep that keeps every upper
+    band and the capacity (else its cheapest). Lower bands are left to the repair phase.
+
+    One Python step per item plus one per candidate tried; candidate order, regrets and room
+    limits are prepared vectorised.
+    """
+    p = problem
+    k = p.n_items
+    order = np.lexsort((reduced, p.pair_item))  # per item, pairs by reduced cost
+    starts = p.indptr[:-1]
+    deg = np.diff(p.indptr)
+    best = reduced[order[starts]]
+    second = np.where(deg > 1, reduced[order[np.minimum(starts + 1, p.n_pairs - 1)]], best)
+    regret = second - best
+    # big items first among equal regrets: they are the hardest to place late
+    size = p.item_metric[0] / max(float(p.item_metric[0].mean()), 1e-12)
+    item_order = np.lexsort((-size, -regret))
+    hard = [b for b in range(len(p.balance_metric)) if p.balance_hard[b]]
+    qs = [int(p.balance_q[b]) for b in hard]
+    room = [(p.upper[b] * (1 + 1e-9)).tolist() for b in hard]  # remaining room per rule
+    cap = np.where(np.isfinite(p.rep_capacity), p.rep_capacity, 1e300).tolist()
+    metric_rows = [p.item_metric[q].tolist() for q in qs]
+    wl = p.item_metric[0].tolist()
+    out = np.empty(k, dtype=np.int64)
+    order_l = order.tolist()
+    reps_l = p.indices.tolist()
+    starts_l = starts.tolist()
+    deg_l = deg.tolist()
+    n_h = len(hard)
+    for t in item_order.tolist():
+        lo = starts_l[t]
+        chosen = -1
+        for j in range(lo, lo + deg_l[t]):
+            r = reps_l[order_l[j]]
+            if wl[t] > cap[r]:
+                continue
+            ok = True
+            for i in range(n_h):
+                if metric_rows[i][t] > room[i][r]:
+                    ok = False
+                    break
+            if ok:
+                chosen = r
+                break
+        if chosen < 0:
+            chosen = reps_l[order_l[lo]]
+        out[t] = chosen
+        cap[chosen] -= wl[t]
+        for i in range(n_h):
+            room[i][chosen] -= metric_rows[i][t]
+    return out
+
+
+def reduced_costs(problem: ProblemData, mu: npt.NDArray[np.float64],
+                  nu: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``c_p + Σ (μ − ν) a`` per pair for the multipliers of :func:`lagrangian_bound`."""
+    from terraplan.solvers.bounds import _dualised
+
+    A, _, _, _ = _dualised(problem)
+    lam = mu - nu
+    return problem.pair_cost + np.einsum("kp,kp->p", lam[:, problem.indices],
+                                         A[:, problem.pair_item])
 
 
 def _zeros(problem: ProblemData) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -88,14 +155,40 @@ def cheapest(problem: ProblemData) -> I64:
 
 
 def construct(problem: ProblemData, *, time_limit: float, threads: int,
-              lp_max_pairs: int, method: str = "auto") -> Construction:
-    """Choose LP-guided construction when the LP fits (``n_pairs <= lp_max_pairs``), else
-    price-based; ``method`` forces ``"lp"`` or ``"price"``."""
+              lp_max_pairs: int, method: str = "auto", prune_k: int = 8,
+              pruned_max_pairs: int = 3_000_000) -> Construction:
+    """First assignment and a bound.
+
+    * ``n_pairs <= lp_max_pairs``: LP-guided on the full problem (the LP value is the bound);
+    * ``method="lp-pruned"``: LP-guided on each item's ``prune_k`` cheapest pairs (when that
+      LP has at most ``pruned_max_pairs`` pairs) — its value bounds only the pruned problem, so the reported
+      bound is a Lagrangian bound of the full problem, whose subgradient steps aim at the
+      pruned LP value;
+    * otherwise (or ``method="price"``): price-based.
+
+    (The pruned LP is opt-in: on the generated books, bands of ±3 % force some accounts to reps
+    beyond their nearest few, and the pruned LP is then infeasible.)
+    """
+    t0 = time.perf_counter()
     if method in ("auto", "lp") and (method == "lp" or problem.n_pairs <= lp_max_pairs):
         c = lp_guided(problem, time_limit=time_limit, threads=threads)
         if c is not None:
             return c
+    elif method == "lp-pruned":
+        from terraplan.solvers.decompose import cheapest_pairs_mask, restrict_pairs
+
+        sub = restrict_pairs(problem, cheapest_pairs_mask(problem, prune_k))
+        if sub.n_pairs <= pruned_max_pairs:
+            c = lp_guided(sub, time_limit=0.6 * time_limit, threads=threads)
+            if c is not None and not c.bound.infeasible:
+                left = max(time_limit - (time.perf_counter() - t0), 0.1)
+                b, _, _ = lagrangian_bound(problem, iterations=200, time_limit=left,
+                                           upper_estimate=c.bound.value)
+                return Construction(c.item_rep, Bound(
+                    b.value, "lagrangian", runtime=time.perf_counter() - t0,
+                    stats={**b.stats, "pruned_lp": c.bound.value}), "lp-pruned")
     return price_based(problem, time_limit=max(min(time_limit, 0.25 * time_limit + 5.0), 0.1))
 
 
-__all__ = ["Construction", "cheapest", "construct", "from_initial", "lp_guided", "price_based"]
+__all__ = ["Construction", "cheapest", "construct", "from_initial", "greedy_fill", "lp_guided",
+           "price_based", "reduced_costs"]
