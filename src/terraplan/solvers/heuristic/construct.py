@@ -161,8 +161,8 @@ def construct(problem: ProblemData, *, time_limit: float, threads: int,
 
     * ``n_pairs <= lp_max_pairs``: LP-guided on the full problem (the LP value is the bound);
     * ``method="lp-pruned"``: LP-guided on each item's ``prune_k`` cheapest pairs (when that
-      LP has at most ``pruned_max_pairs`` pairs) — its value bounds only the pruned problem, so the reported
-      bound is a Lagrangian bound of the full problem, whose subgradient steps aim at the
+      LP has at most ``pruned_max_pairs`` pairs) — its value bounds only the pruned problem,
+      so the reported bound is a Lagrangian bound of the full problem, whose steps aim at the
       pruned LP value;
     * otherwise (or ``method="price"``): price-based.
 
