@@ -55,6 +55,33 @@ def ensure_data(n: int, reps: int, seed: int, data_dir: Path, fmt: str) -> tuple
     return acc, rep
 
 
+def make_dirty(acc: Path, share: float, seed: int) -> Path:
+    """Copy of ``acc`` with ``share`` of the rows broken: half get a non-numeric potential, half
+    repeat an earlier id. Exercises the problem loop and the rejects file at scale."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    out = acc.with_name(f"{acc.stem}.dirty{share:g}.csv")
+    if out.exists():
+        return out
+    t = pacsv.read_csv(acc, convert_options=pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in pacsv.read_csv(acc, read_options=pacsv.ReadOptions(
+            block_size=1 << 16)).column_names}, strings_can_be_null=False))
+    rng = np.random.default_rng(seed)
+    n = t.num_rows
+    bad = rng.choice(np.arange(1, n), size=int(n * share), replace=False)
+    half = len(bad) // 2
+    pot = np.asarray(t.column("potential").to_pylist(), dtype=object)
+    pot[bad[:half]] = "n/a"
+    ids = np.asarray(t.column("id").to_pylist(), dtype=object)
+    ids[bad[half:]] = ids[rng.integers(0, n, size=len(bad) - half)]
+    t = t.set_column(t.column_names.index("potential"), "potential", pa.array(pot.tolist()))
+    t = t.set_column(t.column_names.index("id"), "id", pa.array(ids.tolist()))
+    pacsv.write_csv(t, out)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--accounts", type=int, default=1_000_000)
@@ -63,8 +90,12 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/terraplan-bench"))
     ap.add_argument("--format", choices=("csv", "parquet"), default="csv")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--dirty", type=float, default=0.0,
+                    help="share of rows to break (CSV only), imported with on_error='skip'")
     args = ap.parse_args()
     acc, rep = ensure_data(args.accounts, args.reps, args.seed, args.data_dir, args.format)
+    if args.dirty:
+        acc = make_dirty(acc, args.dirty, args.seed)
     size_mb = acc.stat().st_size / 2**20
     rejects = args.data_dir / "rejects.csv"
     runs = []
