@@ -123,7 +123,8 @@ def fairness_report(
         raise ParameterError(f"potential and workload need one value per rep ({n})")
     tq = np.asarray(allocation.quotas, dtype=np.float64)
     if schedule is not None:
-        rq = np.asarray([schedule.row(r).ramped_quota for r in ids], dtype=np.float64)
+        by_id = {r.rep_id: r.ramped_quota for r in schedule.rows}
+        rq = np.asarray([by_id[r] for r in ids], dtype=np.float64)
     else:
         rq = tq.copy()
     with np.errstate(divide="ignore", invalid="ignore"):

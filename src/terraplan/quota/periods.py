@@ -242,15 +242,19 @@ def ramp_quotas(
 
     shapes: list[list[Fraction]] = []  # per rep, per period: s_k · avg(e·ρ)
     vac_w: list[Fraction] = []  # per rep: Σ_k s_k · avg(1 − e)
+    memo: dict[tuple[date | None, date | None], tuple[list[Fraction], Fraction]] = {}
     for rid in allocation.rep_ids:
         rep = by_id.get(rid)
-        emp, eff = employment_ramp(
-            rep.start_date if rep else None, rep.end_date if rep else None, calendar, ramp)
-        shape = [s[k] * sum(eff[k * mp:(k + 1) * mp], Fraction(0)) / mp for k in range(n_p)]
-        vac = sum((s[k] * sum((1 - e for e in emp[k * mp:(k + 1) * mp]), Fraction(0)) / mp
-                   for k in range(n_p)), Fraction(0))
-        shapes.append(shape)
-        vac_w.append(vac)
+        key = (rep.start_date if rep else None, rep.end_date if rep else None)
+        if key not in memo:  # most reps share their dates (none): compute each pattern once
+            emp, eff = employment_ramp(key[0], key[1], calendar, ramp)
+            shape = [s[k] * sum(eff[k * mp:(k + 1) * mp], Fraction(0)) / mp
+                     for k in range(n_p)]
+            vac = sum((s[k] * sum((1 - e for e in emp[k * mp:(k + 1) * mp]), Fraction(0)) / mp
+                       for k in range(n_p)), Fraction(0))
+            memo[key] = (shape, vac)
+        shapes.append(memo[key][0])
+        vac_w.append(memo[key][1])
 
     rows: list[RepQuota] = []
     if mode is RampMode.RELIEF:
