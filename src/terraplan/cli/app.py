@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
-from terraplan.cli import comp, data, demo, generate, keys, quota, scenario, serve
+from terraplan.cli import (
+    comp,
+    data,
+    demo,
+    export,
+    generate,
+    keys,
+    quota,
+    rebalance,
+    scenario,
+    serve,
+    solve,
+    workspace,
+)
 
 app = typer.Typer(
     name="terraplan",
@@ -14,7 +29,18 @@ app = typer.Typer(
     add_completion=True,
 )
 
-for _module in (demo, data, generate, scenario, quota, comp, keys, serve):
+
+@app.callback()
+def _root(debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback on errors (same as TERRAPLAN_DEBUG=1).")
+          ) -> None:
+    """Sales territory, quota and compensation planning."""
+    if debug:
+        os.environ["TERRAPLAN_DEBUG"] = "1"
+
+
+for _module in (demo, workspace, data, generate, scenario, solve, export, rebalance, quota,
+                comp, keys, serve):
     _module.register(app)
 
 
