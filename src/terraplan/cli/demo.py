@@ -169,5 +169,32 @@ def register(app: typer.Typer) -> None:
 
 
 def _price(ws: Any, sc: Any, out: Any) -> None:
-    """Quotas and comp cost of the solved plan (filled in once the pricing service lands)."""
-    return None
+    """Quotas and expected comp cost of the solved plan, recorded in the store."""
+    from terraplan.domain import format_cents
+    from terraplan.services.pricing import PricingRequest, price_scenario
+
+    p = price_scenario(ws, sc.spec.name, PricingRequest(seed=sc.spec.seed), actor="demo")
+    fr = p.quotas.fairness
+    console.print(f"[bold]5. Quotas[/] company target {format_cents(p.target)}, street "
+                  f"{format_cents(p.street)} (+10 % over-assignment), blended index; "
+                  f"Σ quotas = street exactly: {sum(p.quotas.allocation.quotas) == p.street}")
+    t = Table(title="Quota fairness", title_justify="left")
+    for col in ("per rep", "CV", "Gini", "max/min", "within ±15 %"):
+        t.add_column(col, justify="left" if col == "per rep" else "right")
+    for name, d in (("potential", fr.potential), ("workload", fr.workload),
+                    ("quota / potential", fr.kappa)):
+        t.add_row(name, f"{d.cv:.3f}", f"{d.gini:.3f}", f"{d.max_min:.2f}",
+                  f"{100 * d.band_share:.0f} %")
+    console.print(t)
+    console.print(f"   expected share of reps at quota {100 * fr.share_at_quota:.0f} %, "
+                  f"probability the company makes target {100 * fr.p_company:.0f} %")
+    for w in fr.warnings[:5]:
+        console.print(f"   [yellow]warning[/] {w.message}")
+    if p.estimate is not None and p.simulation is not None:
+        sim = p.simulation
+        console.print(f"[bold]6. Comp cost[/] {len(p.plans.rep_ids)} reps, 1× to quota, 2× "
+                      f"above, cap 3× TI: expected {format_cents(round(p.estimate.total))} "
+                      f"(closed form); Monte Carlo {sim.n_scenarios:,} scenarios: mean "
+                      f"{format_cents(round(sim.mean))}, P90 {format_cents(round(sim.p90))}, "
+                      f"CVaR90 {format_cents(round(sim.cvar90))}; cost of sales "
+                      f"{100 * sim.ccos_mean:.1f} % (P90 {100 * sim.ccos_p90:.1f} %)")
