@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,7 @@ from terraplan.io import (
     load_scenario,
     read_accounts,
     read_plan,
+    read_reps,
     read_table,
     sidecar_path,
     sniff_delimiter,
@@ -263,3 +265,32 @@ def test_load_scenario_resolves_paths_relative_to_the_spec(tmp_path):
     (d / "bad.yaml").write_text("name: t\ninputs: {accounts: accounts.csv}\n")
     with pytest.raises(SpecError, match="inputs.reps"):
         load_scenario(d / "bad.yaml")
+
+
+def test_spec_mapping_wins_over_a_column_with_our_name(tmp_path):
+    # CRM exports often carry an internal "Id" next to the business key the planner maps
+    spec = ScenarioSpec.from_dict({"inputs": {"account_columns": {"Account Number": "id"}}})
+    p = write(tmp_path, "a.csv", "Id,Account Number\n001xx1,A-1\n001xx2,A-2\n")
+    book, rep = read_accounts(p, spec=spec)
+    assert list(book.ids) == ["A-1", "A-2"]
+    assert [(w.column, w.code) for w in rep.warnings if w.code == "unknown_column"] == [
+        ("Id", "unknown_column")]
+
+
+def test_reps_from_excel_and_parquet(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Rep ID", "Segments", "Capacity", "Start Date", "OTE"])
+    ws.append(["r1", "SMB;MM", 1200, datetime(2025, 3, 1), 150000])
+    wb.save(tmp_path / "reps.xlsx")
+    roster, rep = read_reps(tmp_path / "reps.xlsx")
+    r = roster[0]
+    assert rep.ok and r.segments == {"SMB", "MM"} and r.capacity == 1200.0
+    assert str(r.start_date) == "2025-03-01" and r.ote == 15_000_000
+    pq.write_table(pa.table({"id": ["r1"], "start_date": pa.array(
+        [date(2025, 3, 1)], pa.date32()), "ote": [150000.5]}),
+        tmp_path / "reps.parquet")
+    roster, rep = read_reps(tmp_path / "reps.parquet")
+    assert rep.ok and str(roster[0].start_date) == "2025-03-01" and roster[0].ote == 15_000_050
