@@ -81,6 +81,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # read at startup, not at build time: an app object can be served again over
+        # another store (tests build the routes once and reuse them)
+        url: str = app.state.database_url
         ws = Workspace.open(url)
         failed = ws.fail_interrupted_jobs(
             stale_after=None if recover == "all" else STALE_SECONDS)
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         responses={401: _problem_ref("Missing, unknown or revoked API key"),
                    422: _problem_ref("Validation failed: every problem is listed")},
     )
+    app.state.database_url = url
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -97,7 +97,7 @@ def run_solve_job(url: str, job_id: str, parent_pid: int | None = None) -> str:
 
         def heartbeat() -> None:
             while not stop.wait(HEARTBEAT_SECONDS):
-                if parent_pid is not None and os.getppid() != parent_pid:
+                if parent_pid is not None and not _alive(parent_pid):
                     log.warning("job %s: the server is gone; cancelling", job_id)
                     cancel.cancel()
                 with lock:
@@ -152,6 +152,17 @@ def run_solve_job(url: str, job_id: str, parent_pid: int | None = None) -> str:
         return state
     finally:
         ws.close()
+
+
+def _alive(pid: int) -> bool:
+    # the worker's parent is the forkserver, not the server: probe the server's pid itself
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _mp_context() -> Any:
