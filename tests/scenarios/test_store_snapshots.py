@@ -142,3 +142,20 @@ def test_plan_blob_round_trips() -> None:
     assert back.rep_ids == ("r1", "r2")
     assert back.reasons.tolist() == [3, -1, 0]
     assert back.owner_ids().tolist() == ["r2", None, "r1"]
+
+
+def test_payloads_are_arrow_ipc_and_early_parquet_payloads_still_read(six_accounts) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    import pyarrow.parquet as pq
+
+    from terraplan.scenarios.snapshots import read_table
+
+    book, _ = six_accounts
+    enc = encode_accounts(book)
+    assert enc.payload[:6] == b"ARROW1" and enc.fmt == "arrow-ipc-zstd-v1"
+    table = read_table(enc.payload)
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    legacy = decode_accounts(buf.getvalue())
+    assert _same_book(book, legacy)

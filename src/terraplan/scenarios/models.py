@@ -4,8 +4,8 @@ Storage choices (for books of a million accounts):
 
 * **Input snapshots** (accounts, reps, spec) are immutable, content-addressed blobs keyed by the
   sha256 of a canonical serialisation, so two scenarios over the same inputs share one row. The
-  account book is a zstd-compressed Parquet blob (columnar, dictionary-encoded categoricals) rather
-  than a child table: a book is always read whole (compile, compare, metrics), a 1M-row book
+  account book is a zstd-compressed Arrow IPC blob (columnar, dictionary-encoded categoricals)
+  rather than a child table: a book is always read whole (compile, compare, metrics), a 1M-row book
   encodes in about a second and is a few tens of MB, whereas 1M child rows would cost a bulk insert
   per import and a slow reassembly into columns on every read.
 * **Assignments** are rows ``(plan_id, account_id) -> rep_id, reason``: the CRM's hot path reads one
@@ -76,7 +76,7 @@ class Base(DeclarativeBase):
 
 
 class Snapshot(Base):
-    """An immutable input: ``kind`` is ``accounts`` (Parquet), ``reps`` or ``spec`` (JSON)."""
+    """An immutable input: ``kind`` is ``accounts`` (Arrow IPC), ``reps`` or ``spec`` (JSON)."""
 
     __tablename__ = "snapshots"
     __table_args__ = (
@@ -160,7 +160,7 @@ class PlanRow(Base):
     """One version of a scenario's plan.
 
     The plan is stored twice, on purpose: as :class:`Assignment` rows (one index probe answers
-    "who owns account X", keyset pagination for the API) and as ``payload``, a zstd Parquet blob
+    "who owns account X", keyset pagination for the API) and as ``payload``, a zstd Arrow blob
     of the columns in the plan's own order (compare, export and reload read a million
     assignments in a fraction of a second instead of fetching a million rows). Both are written
     in the same transaction and a plan never changes afterwards.

@@ -7,7 +7,6 @@ at all.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,13 +15,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from terraplan.scenarios.models import PlanRow, Scenario, Snapshot
-from terraplan.scenarios.snapshots import Encoded
+from terraplan.scenarios.snapshots import Encoded, read_table, write_table
 
 #: Rows per ``executemany`` batch on SQLite (and per progress callback on PostgreSQL).
 BATCH_ROWS = 50_000
@@ -54,7 +52,7 @@ class PlanArrays:
 
 
 def encode_plan(plan: PlanArrays, *, ids_in_book_order: bool = False) -> bytes:
-    """The plan columns as zstd Parquet (rep ids in the schema metadata).
+    """The plan columns as a zstd Arrow IPC file (rep ids in the schema metadata).
 
     With ``ids_in_book_order`` the caller has checked that the plan lists exactly its input
     book's accounts in book order: the account ids are then not stored again (the book has
@@ -68,15 +66,13 @@ def encode_plan(plan: PlanArrays, *, ids_in_book_order: bool = False) -> bytes:
         cols["account_id"] = pa.array(plan.account_ids, type=pa.large_string())
     meta = {"rep_ids": list(plan.rep_ids), "ids": "book" if ids_in_book_order else "inline"}
     table = pa.table(cols).replace_schema_metadata({"terraplan": json.dumps(meta)})
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd", row_group_size=max(len(plan), 1))
-    return buf.getvalue()
+    return write_table(table)
 
 
 def decode_plan(payload: bytes,
                 book_ids: Callable[[], npt.NDArray[np.object_]] | None = None) -> PlanArrays:
     """Inverse of :func:`encode_plan`; ``book_ids`` supplies the ids of a book-order plan."""
-    table = pq.read_table(io.BytesIO(payload))
+    table = read_table(payload)
     meta = json.loads((table.schema.metadata or {}).get(b"terraplan", b"{}"))
     if meta.get("ids") == "book":
         if book_ids is None:
@@ -95,7 +91,7 @@ def decode_plan(payload: bytes,
 
 def read_plan(session: Session, plan_id: int,
               book_ids: Callable[[], npt.NDArray[np.object_]] | None = None) -> PlanArrays:
-    """A stored plan's columns (from its Parquet payload)."""
+    """A stored plan's columns (from its Arrow IPC payload)."""
     payload = session.scalar(select(PlanRow.payload).where(PlanRow.id == plan_id))
     if payload is None:
         raise KeyError(plan_id)

