@@ -76,3 +76,14 @@ def test_unreadable_inputs_never_show_a_traceback(tmp_path):
     assert res.exit_code == 2 and "Traceback" not in res.output
     res = runner.invoke(app, ["validate", str(acc), str(reps), "--on-error", "ignore"])
     assert res.exit_code == 2 and "--on-error" in res.output
+
+
+def test_validate_inputs_names_the_unreadable_file(tmp_path):
+    from terraplan.io import validate_inputs
+
+    acc, _ = files(tmp_path)
+    empty = write(tmp_path, "empty.csv", "")
+    report = validate_inputs(acc, empty)
+    assert not report.ok and report.reps.problems[0].code == "empty_file"
+    report = validate_inputs(empty, acc)
+    assert report.accounts.problems[0].code == "empty_file"

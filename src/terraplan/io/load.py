@@ -193,8 +193,8 @@ def validate_inputs(accounts: str | Path, reps: str | Path, spec: ScenarioSpec |
         _, _, report = _load(accounts, reps, spec, on_error, rejects, reps_rejects)
     except InputValidationError as exc:  # a file that cannot be read at all
         bad = exc.problems[0].source if exc.problems else str(accounts)
-        part = ImportReport("accounts" if bad == str(accounts) else "reps", bad or "", 0, 0, 0,
-                            problems=exc.problems)
+        table = "accounts" if bad == str(Path(accounts)) else "reps"
+        part = ImportReport(table, bad or "", 0, 0, 0, problems=exc.problems)
         return ImportReport.combine(part)
     return report
 
