@@ -294,3 +294,11 @@ def test_reps_from_excel_and_parquet(tmp_path):
         tmp_path / "reps.parquet")
     roster, rep = read_reps(tmp_path / "reps.parquet")
     assert rep.ok and str(roster[0].start_date) == "2025-03-01" and roster[0].ote == 15_000_050
+
+
+def test_import_restores_arrow_default_memory_pool(tmp_path):
+    before = pa.default_memory_pool().backend_name
+    read_accounts(write(tmp_path, "a.csv", "id\na1\n"))
+    with pytest.raises(InputValidationError):
+        read_accounts(write(tmp_path, "b.csv", "name\nx\n"))
+    assert pa.default_memory_pool().backend_name == before

@@ -25,6 +25,7 @@ import io
 import logging
 import math
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -138,16 +139,31 @@ def import_memory_pool() -> Iterator[None]:
     resident size was 3.5x the file against 2.9x with jemalloc, which hands freed pages back on
     :func:`release_memory`. Buffers remember their pool, so switching back afterwards is safe.
     """
-    try:
-        pool = pa.jemalloc_memory_pool()
-    except (NotImplementedError, pa.ArrowNotImplementedError):
-        pool = pa.system_memory_pool()
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pool)
+    global _pool_depth, _pool_previous
+    # Imports may run concurrently (API workers): the first one in switches the pool, the last
+    # one out restores it, so the process default never stays switched by accident.
+    with _pool_lock:
+        if _pool_depth == 0:
+            try:
+                pool = pa.jemalloc_memory_pool()
+            except (NotImplementedError, pa.ArrowNotImplementedError):
+                pool = pa.system_memory_pool()
+            _pool_previous = pa.default_memory_pool()
+            pa.set_memory_pool(pool)
+        _pool_depth += 1
     try:
         yield
     finally:
-        pa.set_memory_pool(previous)
+        with _pool_lock:
+            _pool_depth -= 1
+            if _pool_depth == 0 and _pool_previous is not None:
+                pa.set_memory_pool(_pool_previous)
+                _pool_previous = None
+
+
+_pool_lock = threading.Lock()
+_pool_depth = 0
+_pool_previous: pa.MemoryPool | None = None
 
 
 def _find_malloc_trim() -> Any:
