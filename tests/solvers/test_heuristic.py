@@ -73,7 +73,8 @@ def gen_scenario() -> Scenario:
 
 def test_generated_book_all_rules_and_evaluator(gen_scenario: Scenario) -> None:
     p = compile(gen_scenario)
-    res = solve(p, backend="heuristic", seed=1, explain=False, options=SolveOptions(time_limit=10))
+    res = solve(p, backend="heuristic", seed=1, explain=False,
+                options=SolveOptions(time_limit=5, extra={"kick_patience": 3}))
     assert res.status.has_plan, res.message
     _check(gen_scenario, res)
     # families stay together, locks hold (both are encoded in items / candidates)
@@ -91,7 +92,7 @@ def test_soft_balance_and_continuity_budget(gen_scenario: Scenario) -> None:
         "objective": {"disruption": 1.0}})
     sc = Scenario(spec=spec, accounts=gen_scenario.accounts, reps=gen_scenario.reps)
     res = solve(compile(sc), backend="heuristic", seed=0, explain=False,
-                options=SolveOptions(time_limit=10))
+                options=SolveOptions(time_limit=5, extra={"kick_patience": 3}))
     assert res.status.has_plan, res.message
     _check(sc, res)
     ev = evaluate(sc, decode(compile(sc), res.assignment))

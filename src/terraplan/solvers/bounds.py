@@ -302,7 +302,7 @@ def lp_bound(
     ----------
     problem : ProblemData
     time_limit : float
-        Seconds for all LPs together (split over pools in proportion to their pairs).
+        Seconds for each LP (pool).
     threads : int
         HiGHS threads per LP.
     max_pairs : int
@@ -337,8 +337,9 @@ def lp_bound(
     if biggest > max_pairs:
         return Bound(-math.inf, "none", optimal=False, runtime=time.perf_counter() - t0,
                      stats={"reason": f"LP of {biggest} pairs exceeds max_pairs={max_pairs}"})
-    total = float(sum(len(g) for g in groups))
-    jobs = [(problem, g, not split, time_limit * len(g) / total, threads) for g in groups]
+    # each LP may use the whole limit: a pool LP stopped early voids the bound, and a share by
+    # pairs starves small but hard pools when the machine is loaded
+    jobs = [(problem, g, not split, time_limit, threads) for g in groups]
     run = mapper if mapper is not None else map
     results = list(run(_solve_lp_job, jobs))
     x = np.full(problem.n_pairs, np.nan, dtype=np.float64)

@@ -34,8 +34,11 @@ randomness is ``np.random.default_rng(seed)`` (tie-breaking jitter of candidate 
 Options (``SolveOptions.extra``): ``construction`` (``"auto"``, ``"lp"``, ``"price"``),
 ``lp_max_pairs`` (int), ``bound`` (bool, default True: compute a lower bound), ``max_rounds``,
 ``mip_max_pairs`` (pools up to this size get the HiGHS MIP polish, 0 = off),
-``deterministic`` (bool: no wall-clock-bounded phase — the MIP polish is off — so the same seed
-gives the same plan whenever the search reaches its local optimum within the time limit).
+``kicks`` / ``kick_patience`` / ``kick_strength`` (iterated local search: at most this many
+kicks, stop after ``kick_patience`` (30) kicks without a better plan, items moved per violated
+rep per kick), ``deterministic`` (bool: no wall-clock-bounded phase — the MIP polish and the
+kicks are off unless ``kicks`` is given — so the same seed gives the same plan whenever the
+search reaches its local optimum within the time limit).
 """
 
 from __future__ import annotations
@@ -234,11 +237,35 @@ def solve_heuristic(
         polished += _polish(state, mip_max, True, deadline, options.threads, seed, should_stop)
         state.resync()
         search.run(max_rounds=max_rounds, on_round=on_round)
+    # iterated local search while time remains: kick, re-descend, keep the best (violation, cost)
+    kicks = 0
+    if not deterministic or extra.get("kicks"):
+        max_kicks = int(extra.get("kicks", 10**9))
+        best_a, best_key = state.a.copy(), (state.violation > V_EPS, state.violation, state.cost)
+        patience = int(extra.get("kick_patience", 30))
+        since = 0
+        while kicks < max_kicks and since < patience and not should_stop() \
+                and not stopped["criterion"]:
+            search.kick(strength=int(extra.get("kick_strength", 4)))
+            search.run(max_rounds=max_rounds, on_round=on_round)
+            kicks += 1
+            key = (state.violation > V_EPS, state.violation, state.cost)
+            if key < best_key:
+                best_a, best_key = state.a.copy(), key
+                since = 0
+            else:
+                since += 1
+            if since and since % 5 == 0:  # drift too far: restart from the best
+                state = SearchState(problem, best_a)
+                search.s = state
+        if not np.array_equal(best_a, state.a):
+            state = SearchState(problem, best_a)
     state.resync()
     a = state.a
     stats = {"construction_s": t_cons, "evaluations": float(search.evaluations),
              "applied": float(search.applied), "bound_method_lp": float(bound_method != "none"),
-             "violation": state.violation, "pools_polished": float(polished)}
+             "violation": state.violation, "pools_polished": float(polished),
+             "kicks": float(kicks)}
     bad = hard_violations(problem, a)
     msg_b = f"bound from {bound_method}"
     if not bad:

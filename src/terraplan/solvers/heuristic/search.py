@@ -242,6 +242,30 @@ class Search:
         self.applied += applied
         return applied
 
+    def kick(self, strength: int = 4) -> int:
+        """Perturbation for iterated local search: on each rep that still breaks a rule (or, when
+        none does, on a few random reps), move up to ``strength`` random items to a random other
+        candidate. Returns the number of items moved."""
+        p, s = self.p, self.s
+        bad = np.flatnonzero(s.rep_v > V_EPS)
+        if not len(bad):
+            bad = self.rng.choice(p.n_reps, size=min(3, p.n_reps), replace=False)
+        moved = 0
+        for r in bad.tolist():
+            on_r = np.flatnonzero(s.a == r)
+            if not len(on_r):
+                continue
+            pick = self.rng.choice(on_r, size=min(strength, len(on_r)), replace=False)
+            for t in pick.tolist():
+                lo, hi = int(p.indptr[t]), int(p.indptr[t + 1])
+                if hi - lo < 2:
+                    continue
+                pn = int(self.rng.integers(lo, hi))
+                if p.indices[pn] != r:
+                    s.apply_move(t, pn)
+                    moved += 1
+        return moved
+
     def run(self, max_rounds: int = 1000, on_round: Callable[[], bool] | None = None) -> None:
         """Repair until feasible (or stuck), then improve until a local optimum (or stopped).
 
