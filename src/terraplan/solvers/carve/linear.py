@@ -115,11 +115,13 @@ class MilpOutcome:
 def solve_milp(model: LinearModel, options: SolveOptions, *, start: FloatArray | None = None,
                cancel: CancelToken | None = None,
                callbacks: Sequence[ProgressCallback] = (), seed: int = 0,
-               prefer: str = "highs") -> MilpOutcome:
+               prefer: str = "highs", integral_objective: bool = False) -> MilpOutcome:
     """Solve ``model`` with HiGHS (via highspy), or with CBC through PuLP as a fallback.
 
     ``start`` is a full column vector used as a MIP start. The returned ``bound`` is the solver's
     proven dual bound (``None`` when it has none); both figures include ``objective_offset``.
+    ``integral_objective`` declares that the optimum is an integer (integer costs on integer
+    columns): the search may then stop once the gap is below 1, and the bound is rounded up.
     """
     if prefer == "highs":
         try:
@@ -127,13 +129,14 @@ def solve_milp(model: LinearModel, options: SolveOptions, *, start: FloatArray |
         except ImportError:  # pragma: no cover - highspy is a declared dependency
             log.warning("highspy is not importable; falling back to CBC through PuLP")
         else:
-            return _solve_highs(model, options, start, cancel, callbacks, seed)
+            return _solve_highs(model, options, start, cancel, callbacks, seed,
+                                integral_objective)
     return _solve_cbc(model, options, start)
 
 
 def _solve_highs(model: LinearModel, options: SolveOptions, start: FloatArray | None,
                  cancel: CancelToken | None, callbacks: Sequence[ProgressCallback],
-                 seed: int) -> MilpOutcome:
+                 seed: int, integral_objective: bool = False) -> MilpOutcome:
     import highspy
 
     t0 = time.perf_counter()
@@ -151,6 +154,9 @@ def _solve_highs(model: LinearModel, options: SolveOptions, start: FloatArray | 
     _highs_threads = int(options.threads)
     h.setOptionValue("threads", int(options.threads))
     h.setOptionValue("random_seed", int(seed) % 2_147_483_647)
+    if integral_objective:
+        # an integer optimum is proven once bound > incumbent - 1
+        h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
     for key, value in options.extra.get("highs", {}).items():
         h.setOptionValue(key, value)
     inf = highspy.kHighsInf
@@ -200,6 +206,8 @@ def _solve_highs(model: LinearModel, options: SolveOptions, start: FloatArray | 
     bound_raw = float(info.mip_dual_bound) if int_cols.size else float(
         info.objective_function_value)
     bound = bound_raw + model.objective_offset if math.isfinite(bound_raw) else None
+    if integral_objective and bound is not None:
+        bound = float(math.ceil(bound - 1e-6))
     MS = highspy.HighsModelStatus
     if ms == MS.kOptimal:
         status = Status.OPTIMAL if has_sol else Status.ERROR

@@ -110,7 +110,9 @@ def solve(problem: CarveProblem, items: IntArray, sites: IntArray, options: Solv
     cm = build(problem, items, sites)
     sv = start_vector(cm, problem, start) if start is not None else None
     prefer = str(options.extra.get("milp_solver", "highs"))
+    cost = cm.model.arrays()[0]
+    integral = bool(np.allclose(cost, np.round(cost)) and abs(cm.model.objective_offset) == 0)
     out = solve_milp(cm.model, options, start=sv, cancel=cancel, callbacks=callbacks, seed=seed,
-                     prefer=prefer)
+                     prefer=prefer, integral_objective=integral)
     med = decode(cm, problem, out.values) if out.values is not None else None
     return out, med

@@ -125,7 +125,8 @@ def solve_districting(
                         ) -> tuple[Status, npt.NDArray[np.float64] | None]:
             if backend == "milp":
                 out = solve_milp(lm, o, cancel=cancel, seed=seed,
-                                 prefer=str(opts.extra.get("milp_solver", "highs")))
+                                 prefer=str(opts.extra.get("milp_solver", "highs")),
+                                 integral_objective=problem.measure == "cut_edges")
                 return out.status, out.values
             st, vals, _, _, _ = solve_linear(lm, o, seed=seed, start=None, cancel=cancel,
                                              callbacks=())
@@ -141,7 +142,8 @@ def solve_districting(
                              log=opts.log, extra=opts.extra)
             if backend == "milp":
                 out = solve_milp(lm, o, start=start, cancel=cancel, callbacks=callbacks,
-                                 seed=seed, prefer=str(opts.extra.get("milp_solver", "highs")))
+                                 seed=seed, prefer=str(opts.extra.get("milp_solver", "highs")),
+                                 integral_objective=problem.measure == "cut_edges")
                 return out.status, out.values, out.bound
             st, vals, _, bnd, _ = solve_linear(lm, o, seed=seed, start=start, cancel=cancel,
                                                callbacks=callbacks)
@@ -169,7 +171,8 @@ def solve_districting(
                        gap=opts.gap, threads=opts.threads, log=opts.log, extra=opts.extra)
     if backend == "milp":
         out = solve_milp(dm.model, sub, start=start, cancel=cancel, callbacks=callbacks,
-                         seed=seed, prefer=str(opts.extra.get("milp_solver", "highs")))
+                         seed=seed, prefer=str(opts.extra.get("milp_solver", "highs")),
+                                 integral_objective=problem.measure == "cut_edges")
         status, values, bound, msg = out.status, out.values, out.bound, out.message
     else:
         status, values, _, bound, msg = solve_linear(dm.model, sub, seed=seed, start=start,
