@@ -93,8 +93,9 @@ def write_specs(folder: Path) -> dict[str, Path]:
 
 def run(args: list[str], db: str, **kw: Any) -> Result:
     """Invoke the CLI in-process against the store ``db``."""
-    return CliRunner().invoke(app, args, env={"TERRAPLAN_DATABASE_URL": db,
-                                              "COLUMNS": "200"}, **kw)
+    # TERRAPLAN_DEBUG is listed so the runner restores it: ``--debug`` sets it in-process
+    return CliRunner().invoke(app, args, env={"TERRAPLAN_DATABASE_URL": db, "COLUMNS": "200",
+                                              "TERRAPLAN_DEBUG": ""}, **kw)
 
 
 def terraplan_cmd() -> list[str]:
