@@ -89,8 +89,9 @@ def main() -> None:
         url = args.db + ("&" if "?" in args.db else "?") + f"options=-csearch_path%3D{schema}"
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, cwd=Path(__file__).parent).stdout.strip()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"store benchmark: {args.accounts:,} accounts, {args.reps} reps, {backend}, "
-          f"{os.cpu_count()} cores, git {rev}, seed {args.seed}")
+          f"{os.cpu_count()} cores, load average {load}, git {rev}, seed {args.seed}")
     book, roster = make_book(args.accounts, args.reps, args.seed)
     plan_a = random_plan(book, roster, args.seed + 1, 0.05)
     plan_b = random_plan(book, roster, args.seed + 2, 0.10)
@@ -99,7 +100,7 @@ def main() -> None:
         ws = Workspace.open(url)
         t = time.perf_counter()
         ws.import_inputs(book, roster, actor="bench")
-        rows.append(("import inputs (Parquet snapshot)", time.perf_counter() - t, None))
+        rows.append(("import inputs (hash + Arrow snapshot)", time.perf_counter() - t, None))
         ws.create_scenario("a", actor="bench")
         ws.create_scenario("b", actor="bench")
         t = time.perf_counter()
@@ -127,6 +128,8 @@ def main() -> None:
         rows.append((f"owner lookup, p99 of {args.lookups}",
                      float(np.percentile(lat_ms, 99)) / 1000, 0.002))
         ws.close()
+        print(f"load average after the run: "
+              f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         if schema is not None:
             with create_engine(args.db).begin() as c:

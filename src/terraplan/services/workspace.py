@@ -824,13 +824,19 @@ class Workspace:
             f"ON a.plan_id = h.plan_id AND a.account_id = {ph}")
         params = (cycle, account_id) if cycle is not None else (account_id,)
         raw = self.engine.raw_connection()
+        dbapi: Any = raw.driver_connection
         try:
+            # one statement is atomic on its own: autocommit saves PostgreSQL the BEGIN and
+            # ROLLBACK round trips (SQLite connections are already in driver autocommit)
+            if not sqlite:
+                dbapi.autocommit = True
             cur = raw.cursor()
             cur.execute(sql, params)
             head = cur.fetchone()
             cur.close()
         finally:
-            raw.rollback()
+            if not sqlite and not dbapi.closed:
+                dbapi.autocommit = False
             raw.close()
         if head is None or head[3] is None:
             raise NotFoundError("there is no active plan" +
