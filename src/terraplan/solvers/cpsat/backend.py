@@ -120,10 +120,6 @@ class CpSatBackend:
         else:
             prm.num_workers = options.threads
         prm.log_search_progress = options.log
-        if options.threads <= 2:
-            # with one or two workers the portfolio is tiny; the LP relaxation is what proves
-            # bounds on these assignment models, so keep cuts and the full linearisation on
-            prm.linearization_level = 2
         for key, value in dict(options.extra.get("cpsat_params", {})).items():
             setattr(prm, key, value)  # raw CP-SAT parameters, e.g. {"num_workers": 8}
         if options.log:

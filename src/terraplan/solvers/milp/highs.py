@@ -79,9 +79,24 @@ def to_highs(ctx: MilpContext) -> tuple[highspy.Highs, npt.NDArray[np.int64]]:
         lower.append(-inf if lo is None else lo)
         upper.append(inf if hi is None else hi)
     if lower:
-        h.addRows(len(lower), np.asarray(lower, np.float64), np.asarray(upper, np.float64), nnz,
-                  np.asarray(starts, np.int32), np.asarray(index, np.int32),
-                  np.asarray(value, np.float64))
+        lo_a = np.asarray(lower, np.float64)
+        hi_a = np.asarray(upper, np.float64)
+        st = np.asarray(starts + [nnz], np.int64)
+        val = np.asarray(value, np.float64)
+        # Money rows carry cents (coefficients up to ~1e9): HiGHS warns about "excessively
+        # large" bounds and its presolve/LP slow down. Divide each such row by a power of ten
+        # so its largest coefficient is below 1e4 (integer rows stay exact in meaning; only
+        # HiGHS' tolerances see the scaled row).
+        row_of = np.repeat(np.arange(len(lo_a)), np.diff(st))
+        amax = np.zeros(len(lo_a))
+        np.maximum.at(amax, row_of, np.abs(val))
+        shift = np.where(amax > 1e4, np.floor(np.log10(np.maximum(amax, 1.0))) - 3, 0.0)
+        factor = 10.0 ** -shift
+        val = val * factor[row_of]
+        lo_a = np.where(np.isfinite(lo_a), lo_a * factor, lo_a)
+        hi_a = np.where(np.isfinite(hi_a), hi_a * factor, hi_a)
+        h.addRows(len(lo_a), lo_a, hi_a, nnz, st[:-1].astype(np.int32),
+                  np.asarray(index, np.int32), val)
     return h, np.arange(len(ctx.x), dtype=np.int64)
 
 
@@ -174,8 +189,12 @@ class HighsBackend:
             if flags["stop"] or (cancel is not None and cancel.cancelled):
                 e.interrupt()
 
-        h.cbMipImprovingSolution.subscribe(improving)
-        h.cbMipInterrupt.subscribe(interrupt)
+        # Python callbacks cost a GIL round trip each (the interrupt one fires very often), so
+        # they are only subscribed when someone listens
+        if callbacks or stop is not None:
+            h.cbMipImprovingSolution.subscribe(improving)
+        if cancel is not None or stop is not None:
+            h.cbMipInterrupt.subscribe(interrupt)
         if cancel is not None and cancel.cancelled:
             return SolveResult(status=Status.CANCELLED, backend=self.name, seed=seed,
                                objective=None, bound=None, runtime=time.perf_counter() - t0,
