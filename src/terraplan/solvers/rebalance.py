@@ -7,7 +7,8 @@ roster, takes the **active plan as the current ownership** and re-solves with th
 backend warm-started from it, with a move price that dominates travel:
 
 * accounts of a departed rep have no current owner that may keep them, so placing them costs no
-  move (they are forced) — they go first and to their cheapest feasible rep;
+  move (they are forced) — they go first and to their cheapest feasible rep; locks to the
+  departed rep are released;
 * every other account moved costs ``move_cost`` (default: 10 × the largest single-account
   travel cost, plus its potential in currency units × ``value_weight``), so the repair phase of
   the search moves the **fewest and lowest-value** other accounts that restore balance and
@@ -206,7 +207,15 @@ def rebalance(
     owner = active.aligned(book, scenario.reps)  # indices into the old roster
     old_ids = scenario.reps.ids
     cur = Categorical.from_values(old_ids[j] if j >= 0 else None for j in owner.tolist())
-    book2 = dataclasses.replace(book, current_owner=cur)
+    # locks to a departing rep cannot hold any more: they are released (the accounts then move
+    # with the rest of the departed book, reason DEPARTURE)
+    gone = {ev.rep_id for ev in events if isinstance(ev, Departure)}
+    lk = book.locked_to
+    if gone and np.any(lk.codes >= 0):
+        lut = np.asarray([c in gone for c in lk.categories] + [False], dtype=bool)
+        codes = np.where(lut[lk.codes], -1, lk.codes).astype(np.int32)
+        lk = Categorical.from_codes(codes, lk.categories)
+    book2 = dataclasses.replace(book, current_owner=cur, locked_to=lk)
     rules = scenario.spec.rules
     # price moves: count × move_cost (+ potential × value_weight through a second pass below)
     base = dataclasses.replace(scenario, accounts=book2, reps=roster)
@@ -229,7 +238,8 @@ def rebalance(
     before_items = problem.item_assignment(start_owner)
     ok_before = problem.pair_index(before_items) >= 0
     before = _worst_deviation(problem, np.where(ok_before, before_items, -1))
-    opts = options or SolveOptions(time_limit=time_limit, extra={"bound": False})
+    opts = options or SolveOptions(time_limit=time_limit,
+                                   extra={"bound": False, "kick_patience": 3})
     res = solve_heuristic(problem, seed=seed, options=opts, initial=start_owner)
     runtime = time.perf_counter() - t0
     if res.assignment is None:
