@@ -4,7 +4,6 @@ child scenario; dry runs and refusals write nothing."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -4,7 +4,6 @@ and the evaluator agree."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -16,6 +16,7 @@ targets, or — when the last run found no plan — why (the conflicts recorded 
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
@@ -75,6 +76,29 @@ def _result_table(out: Any) -> Table:
     return t
 
 
+def _cli_request_type() -> type:
+    from terraplan.services.planning import SolveRequest
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class CliSolveRequest(SolveRequest):
+        """A solve request whose CP-SAT search leaves SIGINT to the CLI.
+
+        CP-SAT installs its own SIGINT handler by default (``catch_sigint_signal``) and resets
+        SIGINT to the default action afterwards; with a Python handler in charge instead,
+        Ctrl-C sets the cancel token and the run ends cleanly with its best plan.
+        """
+
+        def options(self) -> Any:
+            base = SolveRequest.options(self)
+            extra = dict(base.extra)
+            params = dict(extra.get("cpsat_params", {}))
+            params.setdefault("catch_sigint_signal", False)
+            extra["cpsat_params"] = params
+            return dataclasses.replace(base, extra=extra)
+
+    return CliSolveRequest
+
+
 def register(app: typer.Typer) -> None:
     @app.command("solve")
     @handle_errors
@@ -94,7 +118,8 @@ def register(app: typer.Typer) -> None:
 
         Example: terraplan solve fy27-base --backend heuristic --time-limit 30 --seed 7
         """
-        from terraplan.services.planning import ProgressLog, SolveRequest, solve_scenario
+        from terraplan.scenarios.lifecycle import check_editable
+        from terraplan.services.planning import ProgressLog, solve_scenario
         from terraplan.solvers.base import CancelToken
 
         if backend not in BACKENDS:
@@ -102,12 +127,14 @@ def register(app: typer.Typer) -> None:
                                  f"Got {backend!r}.")
         if not (time_limit > 0):
             raise ParameterError(f"--time-limit must be > 0 seconds. Got {time_limit}.")
-        request = SolveRequest(backend=backend, time_limit=time_limit, seed=seed)
+        request = _cli_request_type()(backend=backend, time_limit=time_limit, seed=seed)
         progress = ProgressLog()
         cancel = CancelToken()
         box: dict[str, Any] = {}
         with _workspace(db) as ws:
             info = ws.get_scenario(scenario)  # fail fast on a wrong name, before any thread
+            # and on a frozen scenario, before minutes of search whose plan could not be stored
+            check_editable(info.name, info.status, "solve")
 
             def work() -> None:
                 try:
@@ -135,6 +162,10 @@ def register(app: typer.Typer) -> None:
                 with live if show else nullcontext():
                     while worker.is_alive():
                         worker.join(0.2)
+                        # CP-SAT installs its own SIGINT handler while it searches
+                        # (catch_sigint_signal), which aborts the process in OR-Tools 9.x;
+                        # take SIGINT back every tick so Ctrl-C always reaches the cancel token
+                        signal.signal(signal.SIGINT, on_sigint)
                         if show:
                             live.update(_panel(progress.latest, time.perf_counter() - t0,
                                                info.name, cancel.cancelled))
@@ -177,12 +208,12 @@ def register(app: typer.Typer) -> None:
                           f"`terraplan compare` / `terraplan explain {info.name}`, then "
                           f"`terraplan scenario approve {info.name}`")
         else:
-            what = {"cancelled": "cancelled before any plan was found — nothing stored",
+            what = {"cancelled": "cancelled — the run is recorded, no plan was stored",
                     "infeasible": "the rules cannot all hold",
                     "no_solution_in_time": "no plan found within the time limit"}
             err_console.print(f"[red]{what.get(status, status)}[/]"
                               + (f": {res.message}" if res.message and not res.conflicts
-                                 else ""))
+                                 and status != "cancelled" else ""))
             for c in res.conflicts:
                 err_console.print(f"  - {c}", markup=False, highlight=False)
             if res.conflicts:
