@@ -79,7 +79,7 @@ def test_hash_changes_with_any_value(six_accounts) -> None:  # type: ignore[no-u
 ids_st = st.lists(st.text(min_size=1, max_size=6), min_size=0, max_size=25, unique=True)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(ids=ids_st, data=st.data())
 def test_random_books_round_trip_and_hash_stably(ids: list[str], data: st.DataObject) -> None:
     n = len(ids)
