@@ -56,10 +56,10 @@ PLUGINS: tuple[str, ...] = (
 #: Size limits of the built-in automatic choice (candidate pairs). On 2 cores CP-SAT's portfolio
 #: is tiny and its gap on balanced books of a few thousand pairs stays at a few percent where
 #: HiGHS reaches 0.05 % (docs/benchmarks.md), so CP-SAT is the choice only for small books.
-#: Above ``AUTO_MILP_PAIRS`` the MILP's memory and PuLP build time dominate, so a registered
-#: heuristic takes over.
+#: Above ``AUTO_MILP_PAIRS`` HiGHS 1.12 spends minutes in presolve on balanced books (10k
+#: accounts × 50 reps, 44k pairs: no plan in 60 s), so a registered heuristic takes over.
 AUTO_CPSAT_PAIRS = 3_000
-AUTO_MILP_PAIRS = 1_000_000
+AUTO_MILP_PAIRS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
