@@ -217,23 +217,26 @@ def rebalance(
         lk = Categorical.from_codes(codes, lk.categories)
     book2 = dataclasses.replace(book, current_owner=cur, locked_to=lk)
     rules = scenario.spec.rules
-    # price moves: count × move_cost (+ potential × value_weight through a second pass below)
-    base = dataclasses.replace(scenario, accounts=book2, reps=roster)
-    probe = compile(base)
-    if move_cost is None:
-        move_cost = 10.0 * float(np.max(probe.pair_travel, initial=0.0)) * max(
-            scenario.spec.objective.travel, 1e-9) + 1.0
+    # price moves: count × move_cost (+ potential × value_weight), compiled once with a unit
+    # price and then re-priced on the pair arrays (compiling a big book twice costs seconds)
     spec = scenario.spec.model_copy(update={
         "rules": rules.model_copy(update={"continuity": rules.continuity.model_copy(
             update={"move_cost": 1.0, "move_weight": "count"})}),
-        "objective": scenario.spec.objective.model_copy(update={"disruption": move_cost}),
+        "objective": scenario.spec.objective.model_copy(update={"disruption": 1.0}),
     })
-    sc2 = dataclasses.replace(base, spec=spec)
-    problem = compile(sc2)
-    if value_weight > 0 and problem.n_pairs:
-        # lowest-value first: add potential moved (currency units) × value_weight × move_cost
-        extra = value_weight * move_cost * problem.pair_moved_potential / 100.0
-        problem = dataclasses.replace(problem, pair_cost=_ro(problem.pair_cost + extra))
+    problem = compile(dataclasses.replace(scenario, accounts=book2, reps=roster, spec=spec))
+    w_t = problem.w_travel
+    if move_cost is None:
+        move_cost = 10.0 * float(np.max(problem.pair_travel, initial=0.0)) * max(w_t, 1e-9) + 1.0
+    spec = spec.model_copy(update={
+        "objective": spec.objective.model_copy(update={"disruption": move_cost})})
+    sc2 = dataclasses.replace(problem.scenario, spec=spec)
+    cost = w_t * problem.pair_travel + move_cost * problem.pair_move_units
+    if value_weight > 0:
+        # lowest-value first: potential moved (currency units) × value_weight × move_cost
+        cost = cost + value_weight * move_cost * problem.pair_moved_potential / 100.0
+    problem = dataclasses.replace(problem, scenario=sc2, pair_cost=_ro(cost),
+                                  w_disruption=float(move_cost))
     start_owner = problem.account_owner.copy()
     before_items = problem.item_assignment(start_owner)
     ok_before = problem.pair_index(before_items) >= 0
