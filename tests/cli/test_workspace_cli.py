@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from clikit import make_book, run, write_history
 
 from terraplan.services import Workspace
@@ -69,3 +70,11 @@ def test_human_output_and_quiet(tmp_path: Path) -> None:
     assert "imported 30 accounts" in r.output and "baseline scenario crm" in r.output
     q = run(["import", str(accounts), str(reps), "-q"], db)
     assert q.exit_code == 0 and q.output == ""
+
+
+@pytest.mark.parametrize("command", ["init", "import", "solve", "explain", "export", "compare",
+                                     "rebalance"])
+def test_help_has_an_example(command: str) -> None:
+    r = run([command, "--help"], "sqlite:///unused.db")
+    assert r.exit_code == 0
+    assert f"Example: terraplan {command}" in r.output
