@@ -219,6 +219,16 @@ def infeasible_cases() -> list[Case]:
              roster=two_reps(r1={"segments": {"SMB"}},
                              r2={"segments": {"ENT"}, "status": RepStatus.DEPARTING}),
              conflicts=["departure", "eligibility"], findings=["only departing reps"]),
+        # a6 carries 2,000 of 3,500 cents: alone above both reps' upper band 1,925
+        case("balance_item", book=line_book(potential={5: 2000}),
+             rules={"balance": [{"metric": "potential", "tolerance": 0.1}]},
+             conflicts=["balance[potential]"],
+             findings=["account a6 (potential $20) alone exceeds the upper band of every"]),
+        # a6 may only go to r2 (locked), whose upper band is 1,925 cents
+        case("balance_locked_item", book=line_book(potential={5: 2000}, locked_to={5: "r2"}),
+             rules={"balance": [{"metric": "potential", "tolerance": 0.1}]},
+             conflicts=["balance[potential]"],
+             findings=["alone exceeds rep r2's upper band $19"]),
         case("capacity_item", roster=two_reps(r1={"capacity": 5.0}, r2={"capacity": 5.0}),
              book=line_book(workload={5: 6.0, 0: 0.5, 1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5}),
              conflicts=["capacity"], findings=["alone exceeds the capacity"]),
