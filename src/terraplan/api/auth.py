@@ -105,6 +105,26 @@ class Authenticator:
         self._bg.shutdown(wait=True)
 
 
+def authenticate(request: Request, role: str | None = None) -> Principal:
+    """The caller of ``request`` (role at least ``role``), or a 401/403 problem — without the
+    dependency machinery, for the owner lookup's hot path (same rules as :func:`require`)."""
+    key = request.headers.get("x-api-key")
+    authz = request.headers.get("authorization")
+    if authz is not None:
+        scheme, _, cred = authz.partition(" ")
+        if scheme.lower() == "bearer" and cred:
+            key = cred.strip()
+    p = _principal(request, key)
+    if role is not None and not p.allows(role):
+        raise _forbidden(p, role)
+    return p
+
+
+def _forbidden(p: Principal, role: str) -> ApiProblem:
+    return ApiProblem("forbidden", f"this operation needs the {role} role; "
+                      f"the key '{p.name}' has the {p.role} role")
+
+
 async def principal(
     request: Request,
     bearer: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
@@ -112,6 +132,10 @@ async def principal(
 ) -> Principal:
     """The authenticated caller, or a 401 problem."""
     key = bearer.credentials if bearer is not None else header_key
+    return _principal(request, key)
+
+
+def _principal(request: Request, key: str | None) -> Principal:
     if not key:
         raise ApiProblem("unauthorized", "an API key is required (Authorization: Bearer <key>)",
                          headers=WWW_AUTHENTICATE)
@@ -132,8 +156,7 @@ def require(role: str) -> Callable[..., Awaitable[Principal]]:
 
     async def _check(p: Principal = Depends(principal)) -> Principal:
         if not p.allows(role):
-            raise ApiProblem("forbidden", f"this operation needs the {role} role; "
-                             f"the key '{p.name}' has the {p.role} role")
+            raise _forbidden(p, role)
         return p
 
     _check.__name__ = f"require_{role}"
@@ -144,4 +167,8 @@ viewer = require("viewer")
 planner = require("planner")
 admin = require("admin")
 
-__all__ = ["Authenticator", "Principal", "admin", "planner", "principal", "require", "viewer"]
+#: OpenAPI security requirement of routes that authenticate with :func:`authenticate`.
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
+
+__all__ = ["SECURITY", "Authenticator", "Principal", "admin", "authenticate", "planner",
+           "principal", "require", "viewer"]

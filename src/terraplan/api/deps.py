@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-from fastapi import Header, Request
+from typing import Annotated
+
+from fastapi import Header, Path, Request
 
 from terraplan.api.jobs import JobRunner
 from terraplan.api.problems import ApiProblem
 from terraplan.services.workspace import Workspace
 
+#: Largest id accepted (store ids are 64-bit; bigger numbers are refused as validation errors
+#: instead of overflowing the database driver).
+MAX_ID = 2**62
+#: Printable text for ids and names taken from paths and queries (no control characters,
+#: which PostgreSQL refuses in text).
+TEXT = r"^[^\x00-\x1f\x7f]+$"
 
-def workspace(request: Request) -> Workspace:
+ScenarioId = Annotated[int, Path(ge=1, le=MAX_ID, description="Scenario id")]
+
+
+async def workspace(request: Request) -> Workspace:
     """The server's one :class:`Workspace` (engine and connection pool shared by requests)."""
     ws: Workspace = request.app.state.ws
     return ws
 
 
-def runner(request: Request) -> JobRunner:
+async def runner(request: Request) -> JobRunner:
     jr: JobRunner = request.app.state.runner
     return jr
 
 
-def if_match(
+async def if_match(
     if_match: str | None = Header(
         None, alias="If-Match", description='The scenario version you read, as its ETag '
         '(`"3"`); a stale version is refused with 409 conflict', max_length=64),

@@ -237,7 +237,7 @@ class SolveIn(_In):
     seed: int | None = Field(None, ge=0, le=2**31 - 1,
                              description="Default: the scenario spec's seed")
     gap: float = Field(1e-4, ge=0, le=1, description="Relative optimality gap to stop at")
-    threads: int = Field(1, ge=1, le=64)
+    threads: int = Field(1, ge=1, le=16)
 
 
 class JobResultOut(_Out):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Path, Query
 
 from terraplan.api import auth
-from terraplan.api.deps import workspace
+from terraplan.api.deps import MAX_ID, TEXT, ScenarioId, workspace
 from terraplan.api.routers._common import READ, problem_responses
 from terraplan.api.schemas import (
     CompareOut,
@@ -43,8 +43,8 @@ def _compare_out(c: Comparison, limit: int) -> CompareOut:
     responses=problem_responses(*READ),
 )
 def compare(
-    a: int = Query(description="Scenario id of side A"),
-    b: int = Query(description="Scenario id of side B"),
+    a: int = Query(ge=1, le=MAX_ID, description="Scenario id of side A"),
+    b: int = Query(ge=1, le=MAX_ID, description="Scenario id of side B"),
     a_plan: int | None = Query(None), b_plan: int | None = Query(None),
     limit: int = Query(1000, ge=0, le=100_000, description="Moves listed at most"),
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
@@ -58,7 +58,7 @@ def compare(
     responses=problem_responses(*READ),
 )
 def compare_current(
-    scenario_id: int, plan_id: int | None = Query(None),
+    scenario_id: ScenarioId, plan_id: int | None = Query(None, ge=1, le=MAX_ID),
     limit: int = Query(1000, ge=0, le=100_000),
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> CompareOut:
@@ -74,8 +74,8 @@ def compare_current(
     responses=problem_responses(*READ),
 )
 def explain(
-    scenario_id: int, account_id: str = Path(min_length=1, max_length=128),
-    plan_id: int | None = Query(None),
+    scenario_id: ScenarioId, account_id: str = Path(min_length=1, max_length=128, pattern=TEXT),
+    plan_id: int | None = Query(None, ge=1, le=MAX_ID),
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> ExplainOut:
     from terraplan.evaluate.explain import explain_account
@@ -94,7 +94,7 @@ def explain(
             summary="Stored evaluations of a scenario's plans",
             responses=problem_responses(*READ))
 def metrics(
-    scenario_id: int, kind: str | None = Query(None, min_length=1, max_length=64),
+    scenario_id: ScenarioId, kind: str | None = Query(None, min_length=1, max_length=64),
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> MetricListOut:
     return MetricListOut(items=[MetricOut.from_info(m)
@@ -105,7 +105,7 @@ def metrics(
             summary="The scenario's latest quota allocation (rep x period, cents)",
             responses=problem_responses(*READ))
 def quotas(
-    scenario_id: int,
+    scenario_id: ScenarioId,
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> QuotaSetOut:
     q = ws.get_quotas(scenario_id)
@@ -118,7 +118,7 @@ def quotas(
             summary="The scenario's comp plans with their expected cost (cents)",
             responses=problem_responses(*READ))
 def comp(
-    scenario_id: int,
+    scenario_id: ScenarioId,
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> CompListOut:
     return CompListOut(items=[CompResultOut.from_info(c) for c in ws.get_comp(scenario_id)])

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from terraplan.api import auth
+from terraplan.api.deps import MAX_ID
 from terraplan.api.routers._common import WRITE, problem_responses
 from terraplan.api.schemas import KeyCreate, KeyCreatedOut, KeyListOut, KeyOut
 from terraplan.services.keys import KeyStore
@@ -13,7 +16,7 @@ from terraplan.services.keys import KeyStore
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
 
-def _keys(request: Request) -> KeyStore:
+async def _keys(request: Request) -> KeyStore:
     ks: KeyStore = request.app.state.keys
     return ks
 
@@ -38,7 +41,8 @@ def create_key(body: KeyCreate, response: Response, p: auth.Principal = Depends(
 @router.delete("/{key_id}", response_model=KeyOut, summary="Revoke an API key",
                description="Takes effect within a few seconds on every server process.",
                responses=problem_responses(*WRITE))
-def revoke_key(key_id: int, request: Request, p: auth.Principal = Depends(auth.admin),
+def revoke_key(key_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request,
+               p: auth.Principal = Depends(auth.admin),
                ks: KeyStore = Depends(_keys)) -> KeyOut:
     info = ks.revoke(key_id, actor=p.actor)
     request.app.state.auth.forget()

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from terraplan.api import auth
-from terraplan.api.deps import workspace
+from terraplan.api.deps import MAX_ID, TEXT, ScenarioId, workspace
 from terraplan.api.routers._common import READ, problem_responses
 from terraplan.api.schemas import AssignmentOut, AssignmentPageOut, PlanOut
 from terraplan.services.workspace import Workspace
@@ -53,12 +53,13 @@ def _segment_ids(ws: Workspace, scenario_id: int, segment: str) -> frozenset[str
     responses=problem_responses(*READ),
 )
 def plan_page(
-    request: Request, scenario_id: int,
-    after: str | None = Query(None, max_length=128, description="Cursor: last account id seen"),
+    request: Request, scenario_id: ScenarioId,
+    after: str | None = Query(None, max_length=128, pattern=TEXT,
+                              description="Cursor: last account id seen"),
     limit: int = Query(1000, ge=1, le=10_000),
-    rep: str | None = Query(None, min_length=1, max_length=128),
-    segment: str | None = Query(None, min_length=1, max_length=128),
-    plan_id: int | None = Query(None),
+    rep: str | None = Query(None, min_length=1, max_length=128, pattern=TEXT),
+    segment: str | None = Query(None, min_length=1, max_length=128, pattern=TEXT),
+    plan_id: int | None = Query(None, ge=1, le=MAX_ID),
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> AssignmentPageOut:
     sc = ws.get_scenario(scenario_id)
@@ -104,7 +105,7 @@ def plan_page(
             summary="Plan versions of a scenario (the last one is current)",
             responses=problem_responses(*READ))
 def plan_versions(
-    scenario_id: int,
+    scenario_id: ScenarioId,
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> list[PlanOut]:
     return [PlanOut.from_info(p) for p in ws.list_plans(scenario_id)]
@@ -121,8 +122,8 @@ def plan_versions(
     response_class=Response,
 )
 def export_plan(
-    scenario_id: int, format: Literal["csv", "json"] = Query("csv"),
-    plan_id: int | None = Query(None),
+    scenario_id: ScenarioId, format: Literal["csv", "json"] = Query("csv"),
+    plan_id: int | None = Query(None, ge=1, le=MAX_ID),
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> Response:
     buf = io.StringIO()

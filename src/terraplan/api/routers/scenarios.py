@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from terraplan.api import auth
-from terraplan.api.deps import etag, if_match, pick_version, workspace
+from terraplan.api.deps import TEXT, ScenarioId, etag, if_match, pick_version, workspace
 from terraplan.api.routers._common import READ, WRITE, problem_responses
 from terraplan.api.schemas import (
     AuditOut,
@@ -47,7 +47,7 @@ def _out(info: ScenarioInfo, response: Response) -> ScenarioOut:
 @router.get("", response_model=ScenarioListOut, summary="List scenarios",
             responses=problem_responses(*READ))
 def list_scenarios(
-    cycle: str | None = Query(None, min_length=1, max_length=200),
+    cycle: str | None = Query(None, min_length=1, max_length=200, pattern=TEXT),
     status_: ScenarioStatusName | None = Query(None, alias="status"),
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> ScenarioListOut:
@@ -71,7 +71,7 @@ def create_scenario(
 @router.get("/{scenario_id}", response_model=ScenarioOut, summary="Get a scenario",
             responses=problem_responses(*READ))
 def get_scenario(
-    scenario_id: int, response: Response,
+    scenario_id: ScenarioId, response: Response,
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> ScenarioOut:
     return _out(ws.get_scenario(scenario_id), response)
@@ -82,7 +82,7 @@ def get_scenario(
               description="A new spec makes a solved scenario a draft again.",
               responses=problem_responses(*WRITE))
 def update_scenario(
-    scenario_id: int, body: ScenarioUpdate, response: Response,
+    scenario_id: ScenarioId, body: ScenarioUpdate, response: Response,
     version: int | None = Depends(if_match),
     p: auth.Principal = Depends(auth.planner), ws: Workspace = Depends(workspace),
 ) -> ScenarioOut:
@@ -97,7 +97,7 @@ def update_scenario(
                            "Archiving the active scenario needs the admin role.",
                responses=problem_responses(*WRITE))
 def delete_scenario(
-    scenario_id: int, response: Response, version: int | None = Depends(if_match),
+    scenario_id: ScenarioId, response: Response, version: int | None = Depends(if_match),
     p: auth.Principal = Depends(auth.planner), ws: Workspace = Depends(workspace),
 ) -> ScenarioOut:
     _guard_active(ws, scenario_id, p)
@@ -119,7 +119,7 @@ def _guard_active(ws: Workspace, scenario_id: int, p: auth.Principal) -> None:
                          "source's plan is copied and the child starts `solved`.",
              responses=problem_responses(*WRITE))
 def copy_scenario(
-    scenario_id: int, body: ScenarioCopy, response: Response,
+    scenario_id: ScenarioId, body: ScenarioCopy, response: Response,
     p: auth.Principal = Depends(auth.planner), ws: Workspace = Depends(workspace),
 ) -> ScenarioOut:
     info = ws.copy_scenario(scenario_id, body.name, actor=p.actor, cycle=body.cycle,
@@ -133,7 +133,7 @@ def _transition_route(verb: str, path: str, role: str, summary: str) -> None:
     dep = auth.require(role)
 
     def handler(
-        scenario_id: int, response: Response, body: TransitionIn | None = None,
+        scenario_id: ScenarioId, response: Response, body: TransitionIn | None = None,
         version: int | None = Depends(if_match),
         p: auth.Principal = Depends(dep), ws: Workspace = Depends(workspace),
     ) -> ScenarioOut:
@@ -167,7 +167,7 @@ for _verb, _path, _role, _summary in (
             summary="Audit trail of a scenario (newest first)",
             responses=problem_responses(*READ))
 def history(
-    scenario_id: int, limit: int = Query(100, ge=1, le=1000),
+    scenario_id: ScenarioId, limit: int = Query(100, ge=1, le=1000),
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> list[AuditOut]:
     return [AuditOut(id=a.id, at=a.at, actor=a.actor, action=a.action,

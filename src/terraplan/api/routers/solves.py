@@ -5,10 +5,12 @@ besides its recorded run)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from terraplan.api import auth
-from terraplan.api.deps import runner, workspace
+from terraplan.api.deps import MAX_ID, TEXT, ScenarioId, runner, workspace
 from terraplan.api.jobs import JobRunner
 from terraplan.api.problems import ApiProblem
 from terraplan.api.routers._common import READ, WRITE, problem_responses
@@ -38,7 +40,7 @@ def _check_backend(name: str) -> None:
     responses=problem_responses(*WRITE),
 )
 def start_solve(
-    scenario_id: int, response: Response, body: SolveIn | None = None,
+    scenario_id: ScenarioId, response: Response, body: SolveIn | None = None,
     p: auth.Principal = Depends(auth.planner), ws: Workspace = Depends(workspace),
     jr: JobRunner = Depends(runner),
 ) -> JobOut:
@@ -54,7 +56,7 @@ def start_solve(
             summary="Solve runs of a scenario (oldest first)",
             responses=problem_responses(*READ))
 def list_runs(
-    scenario_id: int,
+    scenario_id: ScenarioId,
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> list[SolveRunOut]:
     return [SolveRunOut.from_info(r) for r in ws.list_solve_runs(scenario_id)]
@@ -63,7 +65,7 @@ def list_runs(
 @router.get("/v1/jobs", response_model=JobListOut, summary="List jobs",
             responses=problem_responses(*READ))
 def list_jobs(
-    scenario_id: int | None = Query(None), state: JobState | None = Query(None),
+    scenario_id: int | None = Query(None, ge=1, le=MAX_ID), state: JobState | None = Query(None),
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> JobListOut:
     return JobListOut(items=[JobOut.from_info(j) for j in
@@ -73,7 +75,7 @@ def list_jobs(
 @router.get("/v1/jobs/{job_id}", response_model=JobOut, summary="Job status and result",
             responses=problem_responses(*READ))
 def get_job(
-    job_id: str,
+    job_id: Annotated[str, Path(max_length=64, pattern=TEXT)],
     _p: auth.Principal = Depends(auth.viewer), ws: Workspace = Depends(workspace),
 ) -> JobOut:
     return JobOut.from_info(ws.get_job(job_id))
@@ -86,7 +88,7 @@ def get_job(
                            "409 when the job is already finished.",
                responses=problem_responses(*WRITE))
 def cancel_job(
-    job_id: str,
+    job_id: Annotated[str, Path(max_length=64, pattern=TEXT)],
     p: auth.Principal = Depends(auth.planner), ws: Workspace = Depends(workspace),
 ) -> JobOut:
     return JobOut.from_info(ws.request_cancel(job_id, actor=p.actor))
