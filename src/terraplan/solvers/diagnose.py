@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from terraplan.domain import RepStatus, Scenario
-from terraplan.domain.money import format_compact
+from terraplan.domain.money import format_cents, format_compact
 from terraplan.errors import PrecisionWarning
 from terraplan.problem import ProblemData, Rule, _class_eligibility, _distances, compile
 from terraplan.solvers.base import CancelToken
@@ -63,7 +63,9 @@ class Finding:
 
 def _fmt(metric: str, v: float) -> str:
     if metric in ("potential", "pipeline"):
-        return format_compact(v)
+        # compact ($4.10M) for large sums; exact cents below $1,000 where rounding would hide
+        # the very difference being reported
+        return format_compact(v) if abs(v) >= 100_000 else format_cents(round(v))
     if metric == "workload":
         return f"{v:,.0f} h" if abs(v) >= 100 else f"{v:,.4g} h"
     if metric == "accounts":
