@@ -223,12 +223,13 @@ def infeasible_cases() -> list[Case]:
         case("balance_item", book=line_book(potential={5: 2000}),
              rules={"balance": [{"metric": "potential", "tolerance": 0.1}]},
              conflicts=["balance[potential]"],
-             findings=["account a6 (potential $20) alone exceeds the upper band of every"]),
+             findings=["account a6 (potential $20.00) alone exceeds the upper band of every "
+                       "eligible rep (largest $19.25)"]),
         # a6 may only go to r2 (locked), whose upper band is 1,925 cents
         case("balance_locked_item", book=line_book(potential={5: 2000}, locked_to={5: "r2"}),
              rules={"balance": [{"metric": "potential", "tolerance": 0.1}]},
              conflicts=["balance[potential]"],
-             findings=["alone exceeds rep r2's upper band $19"]),
+             findings=["alone exceeds rep r2's upper band $19.25"]),
         case("capacity_item", roster=two_reps(r1={"capacity": 5.0}, r2={"capacity": 5.0}),
              book=line_book(workload={5: 6.0, 0: 0.5, 1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5}),
              conflicts=["capacity"], findings=["alone exceeds the capacity"]),
