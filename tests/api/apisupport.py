@@ -3,6 +3,7 @@ in-process TestClient and a real ``terraplan serve`` process on a loopback port.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -18,14 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.exceptions import StarletteDeprecationWarning
 
 from terraplan.api import create_app
 from terraplan.domain import Plan
 from terraplan.io.generator import generate_book, write_book
 from terraplan.services import Workspace
 from terraplan.services.keys import KeyStore
-
-from starlette.exceptions import StarletteDeprecationWarning
 
 with warnings.catch_warnings():
     # Starlette 1.x warns that its TestClient will move off httpx; the client works as is
@@ -197,10 +197,8 @@ class LiveServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
         # the worker processes of the pool are in the same group; make sure none outlives us
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def client(self, store: Store | None = None, role: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.base, timeout=30,

@@ -48,6 +48,8 @@ ROUTES: list[tuple[str, str, Any, str, int]] = [
     ("GET", "/v1/scenarios/2/metrics", None, "viewer", 200),
     ("GET", "/v1/scenarios/2/quotas", None, "viewer", 200),
     ("GET", "/v1/scenarios/2/comp", None, "viewer", 200),
+    ("POST", "/v1/rebalance", {"depart": ["R0002"], "time_limit": 5, "dry_run": True},
+     "planner", 200),
     ("GET", "/v1/keys", None, "admin", 200),
     ("POST", "/v1/keys", {"name": "crm", "role": "viewer"}, "admin", 201),
     ("DELETE", "/v1/keys/1", None, "admin", 200),

@@ -7,7 +7,7 @@ Each ``XOut`` has a ``from_info`` that maps the frozen service result
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -541,3 +541,49 @@ class KeyCreatedOut(KeyOut):
 
 class KeyListOut(_Out):
     items: list[KeyOut]
+
+
+# -- rebalance -----------------------------------------------------------------------------------
+class HireIn(_In):
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    like: str = Field(min_length=1, max_length=128, description="Existing rep whose profile "
+                                                                "(eligibility, home, capacity) "
+                                                                "the hire takes")
+    rep_id: str | None = Field(None, min_length=1, max_length=128)
+
+
+class RebalanceIn(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "depart": ["R0003"], "effective": "2027-04-01", "max_moves": 50, "time_limit": 20,
+        "why": "Dana resigned"}})
+
+    depart: list[str] = Field(default_factory=list, max_length=100,
+                              description="Rep ids leaving")
+    effective: date | None = Field(None, description="Date the departures take effect "
+                                                     "(quotas move pro rata); default today")
+    hires: list[HireIn] = Field(default_factory=list, max_length=100)
+    tbh: int = Field(0, ge=0, le=100, description="To-be-hired placeholders like the first "
+                                                  "departing rep")
+    max_moves: int | None = Field(None, ge=0, le=10_000_000,
+                                  description="Refuse when more accounts outside the departed "
+                                              "books would move")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    time_limit: float = Field(30.0, gt=0, le=600, description="Seconds")
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=r"\S",
+                             description="Child scenario name; default <active>-rebalance-"
+                                         "<date>")
+    cycle: str | None = Field(None, min_length=1, max_length=200)
+    dry_run: bool = Field(False, description="Compute and report; write nothing")
+    why: str = Field("", max_length=2000)
+
+
+class RebalanceOut(_Out):
+    ok: bool
+    status: str = Field(description="The rebalancer's status")
+    refused: str | None = Field(None, description="Why nothing was written")
+    source_id: int
+    scenario: ScenarioOut | None = Field(None, description="The draft child scenario written")
+    moves_total: int
+    moves_forced: int = Field(description="Accounts of departed reps (they must move)")
+    details: dict[str, Any] = Field(description="Moves, per-rep gains, balance and quota "
+                                                "changes before/after")

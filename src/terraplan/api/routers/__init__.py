@@ -7,11 +7,12 @@ from terraplan.api.routers import (
     keys,
     owners,
     plans,
+    rebalance,
     scenarios,
     solves,
 )
 
 ROUTERS = (health.router, owners.router, inputs.router, scenarios.router, solves.router,
-           plans.router, analysis.router, keys.router)
+           plans.router, rebalance.router, analysis.router, keys.router)
 
 __all__ = ["ROUTERS"]
