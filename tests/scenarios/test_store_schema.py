@@ -109,3 +109,27 @@ def test_database_refuses_unknown_status_and_dangling_foreign_keys(store_url: st
             _insert_scenario(conn, 1, 99, "draft")  # no such cycle
     finally:
         engine.dispose()
+
+
+def test_concurrent_first_opens_migrate_once(store_url: str) -> None:
+    """API workers and parallel CLI runs may all open a brand-new store at the same moment."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_store() -> None:
+        try:
+            barrier.wait()
+            migrate.upgrade(store_url)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert migrate.current(store_url) == migrate.head()
+    assert migrate.check(store_url) == []

@@ -14,12 +14,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from terraplan.scenarios.db import make_engine
+from terraplan.scenarios.db import WRITE_OPTION, make_engine
 from terraplan.scenarios.models import Base
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_LOCK_KEY = 0x7E44A91A  # advisory lock id of terraplan schema upgrades
 
 
 def alembic_config(url: str) -> Config:
@@ -46,7 +47,12 @@ def upgrade(url: str | Engine, revision: str = "head") -> None:
     try:
         if revision == "head" and current(engine) == head():
             return
-        with engine.begin() as conn:
+        # Several processes may open a new store at once (API workers, parallel CLI runs):
+        # serialise the upgrade — SQLite takes its write lock up front (BEGIN IMMEDIATE), on
+        # PostgreSQL a transaction-scoped advisory lock — so the second finds the schema done.
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             cfg = alembic_config(engine.url.render_as_string(hide_password=False))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
