@@ -100,7 +100,10 @@ def solve_loaded(
     result = solve(problem, backend=backend, seed=seed, options=request.options(),
                    callbacks=tuple(callbacks), cancel=cancel, initial_plan=initial_plan)
     plan = None
-    if result.assignment is not None and result.status.has_plan:
+    # A cancelled search keeps its incumbent (Ctrl-C, API DELETE): the planner reviews it as a
+    # draft; the evaluator still decides whether it may be stored.
+    if result.assignment is not None and (result.status.has_plan
+                                          or result.status is Status.CANCELLED):
         plan = decode(problem, result.assignment, reasons=result.reasons,
                       solver=result.backend, seed=result.seed, note=scenario.spec.name)
     return problem, result, plan, findings
