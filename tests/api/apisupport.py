@@ -213,3 +213,26 @@ def live(store: Store, tmp_path: Path) -> Iterator[LiveServer]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def pg_store(require_postgres: str) -> Iterator[Store]:
+    """A migrated store in a unique schema of the PostgreSQL test server (dropped after)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"tp_api_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(require_postgres)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in require_postgres else "?"
+    url = f"{require_postgres}{sep}options=-csearch_path%3D{schema}"
+    try:
+        with Workspace.open(url) as ws:
+            keys = _keys(ws)
+        yield Store(url, Path("/nonexistent"), keys)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

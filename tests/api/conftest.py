@@ -6,6 +6,7 @@ from apisupport import (  # noqa: F401  (fixtures are registered by being import
     book_files,
     client,
     live,
+    pg_store,
     seeded,
     store,
 )

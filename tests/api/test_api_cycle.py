@@ -134,3 +134,9 @@ def test_planning_cycle_against_the_real_server(live: LiveServer, store: Store,
     with live.client() as c:
         planning_cycle(c, store, book_files)
         assert c.get("/readyz").json()["schema_revision"] is not None
+
+
+@pytest.mark.postgres
+def test_planning_cycle_on_postgresql(pg_store: Store, book_files: tuple[Path, Path]) -> None:
+    with make_client(pg_store.url) as c:
+        planning_cycle(c, pg_store, book_files)
