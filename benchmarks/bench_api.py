@@ -93,8 +93,8 @@ def start_server(url: str, port: int, log: Path, workers: int = 1
     with log.open("ab") as f:
         proc = subprocess.Popen(
             [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url,
-             "--workers", str(workers), "--log-level", "warning"], stdout=f, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env)
+             "--workers", str(workers), "--log-level", "warning"],
+            stdout=f, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
