@@ -102,11 +102,10 @@ def test_annual_planning_cycle(tmp_path: Path) -> None:
         _, plan_b, ev_b = _checked(ws, "b")
         assert ev_b.metrics["workload"].cv < crm_ev.metrics["workload"].cv
 
-        # -- quota on the exported plan of B (the quota command works on files) ----------
+        # -- quota on B, straight from the store, recorded with B --------------------------
         _cli(["export", "b", "--format", "csv", "--out", str(tmp_path / "exp")], home)
         target = 60_000_000_00
-        _cli(["quota", "--target", "60000000", "--plan", str(tmp_path / "exp" / "plan.csv"),
-              "--accounts", str(accounts), "--reps", str(reps), "--history",
+        _cli(["quota", "--scenario", "b", "--target", "60000000", "--history",
               str(tmp_path / "bookings.csv"), "--year-start", "2027-01-01", "--ramp", "none",
               "--out", str(tmp_path / "q")], home)
         with open(tmp_path / "q" / "quotas.csv", newline="") as fh:
@@ -117,9 +116,9 @@ def test_annual_planning_cycle(tmp_path: Path) -> None:
         with open(tmp_path / "q" / "periods.csv", newline="") as fh:
             periods = {(r["rep_id"], r["period"]): to_cents(r["quota"])
                        for r in csv.DictReader(fh)}
-        # store them with B (the quota command does not write to the store yet)
-        ws.record_quotas("b", periods, actor="test", method="blended",
-                         params={"year_start": "2027-01-01", "periods": "quarter"})
+        stored_q = ws.get_quotas("b")
+        assert stored_q is not None
+        assert sum(stored_q.per_rep().values()) == sum(periods.values()) == street
 
         # -- comp on the quotas --------------------------------------------------------------
         _cli(["comp", "simulate", "--quotas", str(tmp_path / "q" / "quotas.csv"), "--reps",

@@ -9,6 +9,7 @@ with cents (``1234.56``); everything inside is integer cents.
 from __future__ import annotations
 
 import csv
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -130,8 +131,17 @@ def register(app: typer.Typer) -> None:
         sigma: float = typer.Option(0.35, "--sigma", help="Attainment log-volatility."),
         rho: float = typer.Option(0.3, "--rho", help="Common-shock share of the variance."),
         out: Path = typer.Option(Path("quota_out"), "--out", help="Output folder for CSVs."),
+        scenario: str | None = typer.Option(None, "--scenario", help="A solved scenario in the "
+                                            "store: use its inputs and plan, and record the "
+                                            "quotas with it (instead of --plan/--accounts/"
+                                            "--reps)."),
+        db: str | None = typer.Option(None, "--db", envvar="TERRAPLAN_DATABASE_URL",
+                                      help="Store URL (with --scenario)."),
     ) -> None:
-        """Allocate the street total over the plan's territories and report fairness."""
+        """Allocate the street total over the plan's territories and report fairness.
+
+        Example: terraplan quota --scenario base --target 120,000,000 --history bookings.csv
+        """
         from terraplan.quota import (
             AttainmentModel,
             PlanCalendar,
@@ -139,8 +149,20 @@ def register(app: typer.Typer) -> None:
             quotas_for_plan,
         )
 
-        book, roster = load_inputs(spec, accounts, reps)
-        the_plan = load_plan(plan, book, roster)
+        ws = None
+        if scenario is not None:
+            if plan or accounts or reps or spec:
+                raise ParameterError("--scenario takes inputs and plan from the store; drop "
+                                     "--plan/--spec/--accounts/--reps")
+            from terraplan.services import Workspace
+
+            ws = Workspace.open(db)
+            stored = ws.load_scenario(scenario)
+            book, roster = stored.accounts, stored.reps
+            the_plan = ws.get_plan(scenario)
+        else:
+            book, roster = load_inputs(spec, accounts, reps)
+            the_plan = load_plan(plan, book, roster)
         w = parse_floats(weights, "--weights")
         if len(w) != 3:
             raise ParameterError(f"--weights needs three numbers. Got {weights!r}.")
@@ -207,3 +229,15 @@ def register(app: typer.Typer) -> None:
                       ("kappa", report.kappa))])
         console.print(f"wrote {out / 'quotas.csv'}, {out / 'periods.csv'}, "
                       f"{out / 'fairness.csv'}")
+        if ws is not None and scenario is not None:
+            try:
+                qs = ws.record_quotas(
+                    scenario, [(row.rep_id, labels[k], int(q)) for row in sched.rows
+                               for k, q in enumerate(row.periods)],
+                    actor=os.environ.get("USER", "cli"), method=str(alloc.method.value),
+                    params={"target": alloc.target, "street": alloc.street,
+                            "over_assignment": str(alloc.over_assignment),
+                            "year_start": cal.year_start.isoformat(), "periods": periods})
+            finally:
+                ws.close()
+            console.print(f"recorded quota set {qs.id} with scenario {scenario!r}")
