@@ -48,6 +48,7 @@ ROUTES: list[tuple[str, str, Any, str, int]] = [
     ("GET", "/v1/scenarios/2/metrics", None, "viewer", 200),
     ("GET", "/v1/scenarios/2/quotas", None, "viewer", 200),
     ("GET", "/v1/scenarios/2/comp", None, "viewer", 200),
+    ("POST", "/v1/scenarios/2/pricing", {"n_scenarios": 500, "seed": 1}, "planner", 201),
     ("POST", "/v1/rebalance", {"depart": ["R0002"], "time_limit": 5, "dry_run": True},
      "planner", 200),
     ("GET", "/v1/keys", None, "admin", 200),

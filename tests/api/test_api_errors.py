@@ -130,3 +130,30 @@ def test_openapi_is_complete() -> None:
     for name in ("ScenarioOut", "JobOut", "OwnerOut", "AssignmentPageOut", "ProblemOut",
                  "ScenarioCreate", "SolveIn", "ExplainOut", "ImportOut"):
         assert "example" in schemas[name], name
+
+
+def test_pricing_records_quotas_and_comp(seeded: tuple[Store, dict[str, str]]) -> None:
+    store, _ = seeded
+    planner = store.headers("planner")
+    with make_client(store.url) as c:
+        r = c.post("/v1/scenarios/2/pricing", headers=planner,
+                   json={"target_cents": 80_000_000_00, "over_assignment": "1/10",
+                         "n_scenarios": 1000, "seed": 3})
+        assert r.status_code == 201, r.text
+        out = r.json()
+        q = out["quotas"]
+        # street total = target x (1 + 1/10), split over the reps exactly (integer cents)
+        assert q["total_cents"] == 88_000_000_00
+        assert sum(x["amount_cents"] for x in q["quotas"]) == q["total_cents"]
+        assert sum(q["per_rep_cents"].values()) == q["total_cents"]
+        assert out["comp"]["total_cost_cents"] > 0
+        assert out["comp"]["quota_set_id"] == q["id"]
+        # the read endpoints now serve the latest records
+        assert c.get("/v1/scenarios/2/quotas", headers=planner).json()["id"] == q["id"]
+        comps = c.get("/v1/scenarios/2/comp", headers=planner).json()["items"]
+        assert comps[-1]["id"] == out["comp"]["id"]
+        frozen = c.post("/v1/scenarios/1/pricing", headers=planner, json={})
+        assert frozen.status_code == 409  # the active scenario cannot change
+        bad = c.post("/v1/scenarios/2/pricing", headers=planner,
+                     json={"over_assignment": "1/0"})
+        assert bad.status_code == 422

@@ -587,3 +587,28 @@ class RebalanceOut(_Out):
     moves_forced: int = Field(description="Accounts of departed reps (they must move)")
     details: dict[str, Any] = Field(description="Moves, per-rep gains, balance and quota "
                                                 "changes before/after")
+
+
+# -- pricing (quotas + comp cost) ----------------------------------------------------------------
+class PricingIn(_In):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "target_cents": 4_000_000_000, "over_assignment": "1/10", "method": "blended",
+        "n_scenarios": 5000, "seed": 7}})
+
+    target_cents: int | None = Field(None, ge=1, le=10**15, description="Company target; "
+                                     "default derived from the reps' OTE")
+    over_assignment: str = Field("1/10", pattern=r"^\d{1,6}(/\d{1,6}|\.\d{1,6})?$",
+                                 description="Quota over-assignment as an exact fraction "
+                                             "('1/10') or decimal ('0.1')")
+    method: Literal["blended", "even"] = Field("blended", description="Quota allocation: "
+                                               "blended index or even split")
+    sigma: float = Field(0.35, gt=0, le=3, description="Attainment volatility")
+    rho: float = Field(0.3, ge=0, lt=1, description="Common-shock correlation")
+    n_scenarios: int = Field(20_000, ge=100, le=200_000, description="Monte Carlo draws")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class PricingOut(_Out):
+    target_cents: int
+    quotas: QuotaSetOut
+    comp: CompResultOut | None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.concurrency import run_in_threadpool
 
 from terraplan.api import auth
 from terraplan.api.deps import MAX_ID, TEXT, ScenarioId, workspace
+from terraplan.api.problems import ApiProblem
 from terraplan.api.routers._common import READ, problem_responses
 from terraplan.api.schemas import (
     CompareOut,
@@ -15,6 +17,8 @@ from terraplan.api.schemas import (
     MetricListOut,
     MetricOut,
     MoveOut,
+    PricingIn,
+    PricingOut,
     QuotaSetOut,
 )
 from terraplan.errors import NotFoundError
@@ -112,6 +116,39 @@ def quotas(
     if q is None:
         raise NotFoundError(f"scenario {scenario_id} has no quotas yet")
     return QuotaSetOut.from_info(q)
+
+
+@router.post(
+    "/v1/scenarios/{scenario_id}/pricing", response_model=PricingOut, status_code=201,
+    summary="Set quotas and cost the comp plan for the scenario's plan",
+    description="Runs the pricing use case (quotas by water-filling with exact rounding, one "
+                "comp plan per rep, closed-form expected cost and a seeded Monte Carlo) on the "
+                "scenario's current plan and records the quota set and the comp cost "
+                "(role: planner; the scenario must be draft or solved).",
+    responses=problem_responses("conflict", "infeasible", *READ),
+)
+async def pricing(
+    scenario_id: ScenarioId, body: PricingIn | None = None,
+    p: auth.Principal = Depends(auth.planner), ws: Workspace = Depends(workspace),
+) -> PricingOut:
+    from fractions import Fraction
+
+    from terraplan.services.pricing import PricingRequest, price_scenario
+
+    body = body or PricingIn()
+    try:
+        over = Fraction(body.over_assignment)
+    except (ValueError, ZeroDivisionError):
+        raise ApiProblem("validation", f"over_assignment {body.over_assignment!r} is not a "
+                         "number") from None
+    req = PricingRequest(target=body.target_cents, over_assignment=over, method=body.method,
+                         sigma=body.sigma, rho=body.rho, n_scenarios=body.n_scenarios,
+                         seed=body.seed)
+    # CPU-bound (Monte Carlo): off the event loop
+    out = await run_in_threadpool(price_scenario, ws, scenario_id, req, actor=p.actor)
+    assert out.quota_set is not None
+    return PricingOut(target_cents=out.target, quotas=QuotaSetOut.from_info(out.quota_set),
+                      comp=None if out.comp is None else CompResultOut.from_info(out.comp))
 
 
 @router.get("/v1/scenarios/{scenario_id}/comp", response_model=CompListOut,
