@@ -190,3 +190,19 @@ def test_compile_is_read_only_and_fast_on_a_generated_book() -> None:
     # the current plan's candidates cover every account whose owner is allowed
     cur = warm_start(p, None)
     assert (cur >= 0).mean() > 0.9
+
+
+@pytest.mark.parametrize("coord", ["latlon", "planar"])
+def test_kdtree_preselection_matches_brute_force(coord: str, monkeypatch) -> None:
+    import terraplan.problem as problem_mod
+    from terraplan.io.generator import generate_book
+
+    g = generate_book(2000, 30, seed=4, coord_system=coord, family_share=0.0)
+    s = Scenario(spec({"balance": []}), g.accounts, g.reps)
+    fast = compile(s, max_candidates=3)
+    monkeypatch.setattr(problem_mod, "_USE_KDTREE", False)
+    slow = compile(s, max_candidates=3)
+    np.testing.assert_array_equal(fast.indptr, slow.indptr)
+    np.testing.assert_array_equal(fast.indices, slow.indices)
+    np.testing.assert_allclose(fast.pair_cost, slow.pair_cost)
+    assert fast.stats["pairs_before_filters"] < slow.stats["pairs_before_filters"]

@@ -452,6 +452,16 @@ class _DistanceOracle:
             self.axyz = _unit_xyz(book.x, book.y)
             self.rxyz = _unit_xyz(self.hx, self.hy)
 
+    def points(self) -> tuple[F64, F64] | None:
+        """(account points, rep points) in a space where straight-line order equals distance
+        order (unit vectors for great-circle, planar x/y for euclidean); None in table mode."""
+        if self.table:
+            return None
+        if self.haversine:
+            return self.axyz, self.rxyz
+        return (np.stack([self.book.x, self.book.y], axis=1),
+                np.stack([self.hx, self.hy], axis=1))
+
     def __call__(self, acc: npt.ArrayLike, rep: npt.ArrayLike) -> tuple[F64, B]:
         a = np.asarray(acc, dtype=np.int64)
         r = np.asarray(rep, dtype=np.int64)
@@ -490,6 +500,69 @@ def _has(book: object, account_id: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+#: Pre-select max_candidates with a k-d tree (False forces the brute-force path; tests compare).
+_USE_KDTREE = True
+
+
+def _nearest_candidates(pts: tuple[F64, F64], row_ptr: I64, row_reps: I32, item_cls: I64,
+                        item_root: I64, item_owner: I32, K: int, m: int) -> tuple[I64, I32]:
+    """Per item: the K reps of its class row nearest to its root account (k-d tree over rep
+    homes), plus its current owner when allowed, plus reps without a home; every rep of the row
+    for an item without a location. CSR (ptr, reps), reps ascending per item.
+
+    This only pre-selects: :func:`compile` then costs these pairs exactly and keeps the owner
+    plus the K cheapest, so for single accounts the result equals the brute-force choice (up to
+    ties), and a book of 1M accounts × 2,000 reps never materialises its 185M eligible pairs.
+    """
+    from scipy.spatial import cKDTree
+
+    acc_pts, rep_pts = pts
+    k = len(item_cls)
+    rep_ok = np.all(np.isfinite(rep_pts), axis=1)
+    q_pts = acc_pts[item_root]
+    q_ok = np.all(np.isfinite(q_pts), axis=1)
+    order = np.argsort(item_cls, kind="stable")
+    cls_sorted = item_cls[order]
+    bounds = np.flatnonzero(np.r_[True, cls_sorted[1:] != cls_sorted[:-1], True])
+    out_i: list[npt.NDArray[np.int64]] = []
+    out_r: list[npt.NDArray[np.int64]] = []
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        its = order[a:b].astype(np.int64)
+        c = int(cls_sorted[a])
+        reps_c = row_reps[row_ptr[c]:row_ptr[c + 1]].astype(np.int64)
+        if len(reps_c) <= K:
+            out_i.append(np.repeat(its, len(reps_c)))
+            out_r.append(np.tile(reps_c, len(its)))
+            continue
+        homed, unhomed = reps_c[rep_ok[reps_c]], reps_c[~rep_ok[reps_c]]
+        located = its[q_ok[its]]
+        if len(homed) and len(located):
+            kk = min(K, len(homed))
+            _, idx = cKDTree(rep_pts[homed]).query(q_pts[located], k=kk)
+            idx = np.asarray(idx, dtype=np.int64).reshape(len(located), kk)
+            out_i.append(np.repeat(located, kk))
+            out_r.append(homed[idx].reshape(-1))
+        lost = its[~q_ok[its]]
+        if len(lost):
+            out_i.append(np.repeat(lost, len(reps_c)))
+            out_r.append(np.tile(reps_c, len(lost)))
+        if len(unhomed):
+            out_i.append(np.repeat(its, len(unhomed)))
+            out_r.append(np.tile(unhomed, len(its)))
+        allowed = np.zeros(m, dtype=bool)
+        allowed[reps_c] = True
+        own = item_owner[its].astype(np.int64)
+        has = (own >= 0) & allowed[np.maximum(own, 0)]
+        out_i.append(its[has])
+        out_r.append(own[has])
+    ii = np.concatenate(out_i) if out_i else np.zeros(0, np.int64)
+    rr = np.concatenate(out_r) if out_r else np.zeros(0, np.int64)
+    key = np.unique(ii * (m + 1) + rr)
+    ptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key // (m + 1), minlength=k), out=ptr[1:])
+    return ptr, (key % (m + 1)).astype(np.int32)
 
 
 def _travel_weight(scenario: Scenario) -> F64:
@@ -610,16 +683,26 @@ def compile(  # noqa: A001 - the documented public name
     else:
         unit = np.asarray(getattr(book, cont.move_weight), dtype=np.float64) / 100.0
     item_owner = owner[item_root] if k else np.zeros(0, np.int32)
+    pre: tuple[I64, I32] | None = None
+    pts = oracle.points()
+    if max_candidates is not None and pts is not None and k and _USE_KDTREE:
+        pre = _nearest_candidates(pts, row_ptr, row_reps, item_cls, item_root, item_owner,
+                                  max_candidates, m)
+        deg = np.diff(pre[0])
 
     def chunk(t_lo: int, t_hi: int) -> tuple[npt.NDArray[Any], ...]:
         """Candidate pairs of items [t_lo, t_hi): filtered, costed, optionally top-K."""
         deg_c = deg[t_lo:t_hi]
-        ptr_c = np.zeros(len(deg_c) + 1, dtype=np.int64)
-        np.cumsum(deg_c, out=ptr_c[1:])
-        pc = int(ptr_c[-1])
         p_item = np.repeat(np.arange(t_lo, t_hi, dtype=np.int64), deg_c)
-        offs = np.arange(pc, dtype=np.int64) - ptr_c[p_item - t_lo]
-        p_rep = row_reps[row_ptr[item_cls[p_item]] + offs]
+        if pre is not None:
+            p_rep = pre[1][pre[0][t_lo]:pre[0][t_hi]].astype(np.int32)
+            pc = len(p_rep)
+        else:
+            ptr_c = np.zeros(len(deg_c) + 1, dtype=np.int64)
+            np.cumsum(deg_c, out=ptr_c[1:])
+            pc = int(ptr_c[-1])
+            offs = np.arange(pc, dtype=np.int64) - ptr_c[p_item - t_lo]
+            p_rep = row_reps[row_ptr[item_cls[p_item]] + offs]
         # expand to (member, rep) pairs for distances, locks and moves
         sizes = item_size[p_item]
         single = bool(np.all(sizes == 1))
