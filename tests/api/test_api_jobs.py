@@ -15,11 +15,14 @@ from terraplan.io.generator import generate_book
 from terraplan.services import Workspace
 
 LONG_SPEC = {"rules": {"balance": [{"metric": "potential", "tolerance": 0.02}]}}
-LONG_SOLVE = {"backend": "heuristic", "time_limit": 120, "gap": 0.0}
+# CP-SAT stops within a poll interval when cancelled (the heuristic's LP construction does not
+# poll the token, so a cancel waits for it to finish)
+LONG_SOLVE = {"backend": "cpsat", "time_limit": 120, "gap": 0.0}
 
 
 def _long_scenario(store: Store) -> int:
-    """A 2,000-account scenario the heuristic keeps improving until its time limit."""
+    """A 2,000-account scenario CP-SAT keeps searching until its time limit (tight balance,
+    no optimality gap allowed)."""
     from terraplan.domain import ScenarioSpec
 
     g = generate_book(2000, 16, 3)
