@@ -308,6 +308,26 @@ class ProblemData:
                            minlength=self.n_reps).astype(np.float64)
 
 
+def _unique_inverse(a: npt.ArrayLike) -> tuple[I64, I64]:
+    """``np.unique(a, return_inverse=True)`` for int arrays via one stable sort.
+
+    numpy 2's hash-based ``unique`` is several times slower than sorting on the million-row
+    int64 keys compiled here.
+    """
+    v = np.asarray(a, dtype=np.int64).reshape(-1)
+    if v.size == 0:
+        return v.copy(), np.zeros(0, dtype=np.int64)
+    order = np.argsort(v, kind="stable")
+    sv = v[order]
+    new = np.empty(len(sv), dtype=bool)
+    new[0] = True
+    np.not_equal(sv[1:], sv[:-1], out=new[1:])
+    rank = np.cumsum(new) - 1
+    inv = np.empty(len(v), dtype=np.int64)
+    inv[order] = rank
+    return sv[new], inv
+
+
 def _ro(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     a.flags.writeable = False
     return a
@@ -358,7 +378,7 @@ def _families(scenario: Scenario) -> tuple[I32, I64, I64, I64]:
     if scenario.spec.rules.families and n and np.any(book.parent >= 0):
         root = book.family_root()
         # item order = order of the smallest row in each family (roots need not be the smallest)
-        uniq, inv = np.unique(root, return_inverse=True)
+        uniq, inv = _unique_inverse(root)
         first = np.full(len(uniq), n, dtype=np.int64)
         np.minimum.at(first, inv, np.arange(n, dtype=np.int64))
         order = np.argsort(first, kind="stable")
@@ -395,7 +415,7 @@ def _class_eligibility(scenario: Scenario) -> tuple[I64, B]:
         rdx = len(cols[f].categories) + 1
         radix.append(rdx)
         key = key * rdx + (cols[f].codes.astype(np.int64) + 1)
-    ukey, cls = np.unique(key, return_inverse=True)
+    ukey, cls = _unique_inverse(key)
     cls = cls.reshape(-1).astype(np.int64)
     uniq = np.zeros((len(ukey), len(fields)), dtype=np.int64)
     rest = ukey.copy()
@@ -559,7 +579,9 @@ def _nearest_candidates(pts: tuple[F64, F64], row_ptr: I64, row_reps: I32, item_
         out_r.append(own[has])
     ii = np.concatenate(out_i) if out_i else np.zeros(0, np.int64)
     rr = np.concatenate(out_r) if out_r else np.zeros(0, np.int64)
-    key = np.unique(ii * (m + 1) + rr)
+    key = np.sort(ii * (m + 1) + rr)
+    if len(key):
+        key = key[np.r_[True, key[1:] != key[:-1]]]
     ptr = np.zeros(k + 1, dtype=np.int64)
     np.cumsum(np.bincount(key // (m + 1), minlength=k), out=ptr[1:])
     return ptr, (key % (m + 1)).astype(np.int32)
@@ -834,7 +856,7 @@ def compile(  # noqa: A001 - the documented public name
     cur_item = item_of[item_members][mv].astype(np.int64)
     cur_r = owner[item_members][mv].astype(np.int64)
     key = cur_item * (m + 1) + cur_r
-    ukey, kinv = np.unique(key, return_inverse=True)
+    ukey, kinv = _unique_inverse(key)
     cur_cnt = np.bincount(kinv, minlength=len(ukey)).astype(np.int64)
     cur_pot = _segment_sum(book.potential[item_members][mv].astype(np.int64), kinv.reshape(-1),
                            len(ukey))
