@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ class BackendInfo:
 
 _REGISTRY: dict[str, BackendInfo] = {}
 _plugins_loaded = False
+_plugins_lock = threading.RLock()
 
 
 def register_backend(
@@ -109,13 +111,18 @@ def _load_plugins() -> None:
     global _plugins_loaded
     if _plugins_loaded:
         return
-    _plugins_loaded = True
-    for mod in PLUGINS:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:  # plugin not written (yet): nothing to register
-            if exc.name is None or not mod.startswith(exc.name):
-                raise
+    # A lock, and the flag set only after the imports: a second thread must never see a
+    # registry without the plugins (solve_decomposed maps pools over threads).
+    with _plugins_lock:
+        if _plugins_loaded:
+            return
+        for mod in PLUGINS:
+            try:
+                importlib.import_module(mod)
+            except ModuleNotFoundError as exc:  # plugin not written (yet): nothing to register
+                if exc.name is None or not mod.startswith(exc.name):
+                    raise
+        _plugins_loaded = True
 
 
 def backends() -> tuple[str, ...]:

@@ -120,6 +120,9 @@ class CpSatBackend:
         else:
             prm.num_workers = options.threads
         prm.log_search_progress = options.log
+        # CP-SAT traps SIGINT by default and its handler aborts the process in OR-Tools 9.x;
+        # cancellation goes through CancelToken, so the caller (CLI, API worker) owns Ctrl-C.
+        prm.catch_sigint_signal = False
         for key, value in dict(options.extra.get("cpsat_params", {})).items():
             setattr(prm, key, value)  # raw CP-SAT parameters, e.g. {"num_workers": 8}
         if options.log:
