@@ -140,3 +140,28 @@ def test_planning_cycle_against_the_real_server(live: LiveServer, store: Store,
 def test_planning_cycle_on_postgresql(pg_store: Store, book_files: tuple[Path, Path]) -> None:
     with make_client(pg_store.url) as c:
         planning_cycle(c, pg_store, book_files)
+
+
+def test_segment_filter_pages_exactly_that_segment(seeded: tuple[Store, dict[str, str]]) -> None:
+    from apisupport import SEED
+
+    from terraplan.io.generator import generate_book
+
+    store, _ = seeded
+    book = generate_book(300, 8, SEED).accounts
+    cats = list(book.segment.categories)
+    viewer = store.headers("viewer")
+    with make_client(store.url) as c:
+        for seg in cats:
+            want = sorted(str(a) for a, code in zip(book.ids.tolist(), book.segment.codes.tolist(),
+                                                    strict=True) if cats[code] == seg)
+            got: list[str] = []
+            url: str | None = f"/v1/scenarios/2/plan?limit=17&segment={seg}"
+            while url is not None:
+                page = c.get(url, headers=viewer).json()
+                assert len(page["items"]) <= 17
+                got += [x["account_id"] for x in page["items"]]
+                url = page["next"]
+            assert got == want, seg
+        none = c.get("/v1/scenarios/2/plan", headers=viewer, params={"segment": "Nope"}).json()
+        assert none["items"] == [] and none["next_cursor"] is None

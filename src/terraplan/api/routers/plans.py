@@ -15,22 +15,24 @@ from terraplan.api import auth
 from terraplan.api.deps import MAX_ID, TEXT, ScenarioId, workspace
 from terraplan.api.routers._common import READ, problem_responses
 from terraplan.api.schemas import AssignmentOut, AssignmentPageOut, PlanOut
+from terraplan.services.types import ScenarioInfo
 from terraplan.services.workspace import Workspace
 
 router = APIRouter(prefix="/v1/scenarios", tags=["plans"])
 
-# account ids per (scenario, segment): snapshots are immutable, so this never goes stale
-_SEGMENTS: OrderedDict[tuple[int, str], frozenset[str]] = OrderedDict()
+# account ids per (accounts snapshot sha256, segment): snapshots are immutable and keyed by
+# content, so this never goes stale, whatever store or scenario they come from
+_SEGMENTS: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
 _SEG_LOCK = threading.Lock()
 
 
-def _segment_ids(ws: Workspace, scenario_id: int, segment: str) -> frozenset[str]:
-    key = (scenario_id, segment)
+def _segment_ids(ws: Workspace, sc: ScenarioInfo, segment: str) -> frozenset[str]:
+    key = (sc.accounts_sha256, segment)
     with _SEG_LOCK:
         hit = _SEGMENTS.get(key)
     if hit is not None:
         return hit
-    book = ws.load_scenario(scenario_id).accounts
+    book = ws.load_scenario(sc.id).accounts
     cats = list(book.segment.categories)
     if segment in cats:
         mask = book.segment.codes == cats.index(segment)
@@ -72,7 +74,7 @@ def plan_page(
         more = len(rows) > limit
         items = [AssignmentOut.from_row(r) for r in rows[:limit]]
     else:
-        wanted = _segment_ids(ws, scenario_id, segment)
+        wanted = _segment_ids(ws, sc, segment)
         cursor = after
         batch = min(max(4 * limit, 1000), 100_000)
         while True:
