@@ -7,10 +7,12 @@ Exit codes: 0 ok; 1 infeasible, refused or conflict; 2 bad input. ``--debug`` (o
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 import os
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import typer
@@ -71,3 +73,33 @@ def handle_errors(fn: F) -> F:
 
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+# -- options and helpers shared by the store-backed command groups --------------------------
+DB = typer.Option(None, "--db", envvar="TERRAPLAN_DATABASE_URL",
+                  help="Store URL (sqlite:///file.db or postgresql+psycopg://...).")
+JSON = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
+ACTOR = typer.Option(None, "--actor", help="Who is acting, for the audit log (default $USER).")
+WHY = typer.Option("", "--why", help="Reason recorded in the audit log.")
+VERSION = typer.Option(None, "--expected-version",
+                       help="Refuse if the scenario changed since you read this version.")
+
+
+def resolve_actor(actor: str | None) -> str:
+    if actor:
+        return actor
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@contextmanager
+def workspace(db: str | None) -> Any:
+    from terraplan.services import Workspace  # lazy: keep `terraplan --help` fast
+
+    ws = Workspace.open(db)
+    try:
+        yield ws
+    finally:
+        ws.close()

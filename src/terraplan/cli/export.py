@@ -44,9 +44,8 @@ from typing import Any
 import numpy as np
 import typer
 
-from terraplan.cli.common import console, emit_json, handle_errors
+from terraplan.cli.common import DB, JSON, console, emit_json, handle_errors, workspace
 from terraplan.cli.quota import money
-from terraplan.cli.scenario import DB, JSON, _workspace
 
 QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing on success.")
 
@@ -149,7 +148,7 @@ def register(app: typer.Typer) -> None:
         from terraplan.io import write_plan
 
         out.mkdir(parents=True, exist_ok=True)
-        with _workspace(db) as ws:
+        with workspace(db) as ws:
             info = ws.get_scenario(scenario)
             if fmt is ExportFormat.CSV:
                 path = out / "plan.csv"

@@ -18,8 +18,18 @@ from datetime import date
 import typer
 from rich.table import Table
 
-from terraplan.cli.common import console, emit_json, err_console, handle_errors
-from terraplan.cli.scenario import ACTOR, DB, JSON, WHY, _actor, _workspace
+from terraplan.cli.common import (
+    ACTOR,
+    DB,
+    JSON,
+    WHY,
+    console,
+    emit_json,
+    err_console,
+    handle_errors,
+    resolve_actor,
+    workspace,
+)
 from terraplan.domain import format_cents, format_compact
 from terraplan.errors import ParameterError
 
@@ -72,8 +82,9 @@ def register(app: typer.Typer) -> None:
             depart=tuple(depart), effective=_date(effective),
             hires=tuple(Hire(n, lk) for n, lk in zip(hire, like, strict=True)), tbh=tbh,
             max_moves=max_moves, seed=seed, time_limit=time_limit, name=name, cycle=cycle)
-        with _workspace(db) as ws:
-            out = rebalance_active(ws, request, actor=_actor(actor), dry_run=dry_run, why=why)
+        with workspace(db) as ws:
+            out = rebalance_active(ws, request, actor=resolve_actor(actor), dry_run=dry_run,
+                                   why=why)
         code = 0 if out.ok else 1
         if as_json:
             d = out.to_dict()

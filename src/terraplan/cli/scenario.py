@@ -8,9 +8,6 @@ the audit actor is ``--actor`` or ``$USER``.
 
 from __future__ import annotations
 
-import getpass
-import os
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -18,45 +15,28 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from terraplan.cli.common import console, emit_json, err_console, handle_errors
+from terraplan.cli.common import (
+    ACTOR,
+    DB,
+    JSON,
+    VERSION,
+    WHY,
+    console,
+    emit_json,
+    err_console,
+    handle_errors,
+    resolve_actor,
+    workspace,
+)
 from terraplan.domain import format_cents
 
 scenario_app = typer.Typer(
     name="scenario", no_args_is_help=True,
     help="Versioned scenarios: create, copy, compare, approve, activate, archive, history.")
 
-DB = typer.Option(None, "--db", envvar="TERRAPLAN_DATABASE_URL",
-                  help="Store URL (sqlite:///file.db or postgresql+psycopg://...).")
-JSON = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
-ACTOR = typer.Option(None, "--actor", help="Who is acting, for the audit log (default $USER).")
-WHY = typer.Option("", "--why", help="Reason recorded in the audit log.")
-VERSION = typer.Option(None, "--expected-version",
-                       help="Refuse if the scenario changed since you read this version.")
-
-
 class ExportFormat(StrEnum):
     CSV = "csv"
     JSON = "json"
-
-
-def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-@contextmanager
-def _workspace(db: str | None) -> Any:
-    from terraplan.services import Workspace
-
-    ws = Workspace.open(db)
-    try:
-        yield ws
-    finally:
-        ws.close()
 
 
 def _ref(ref: str) -> int | str:
@@ -117,8 +97,8 @@ def create(
     def snap(x: str | None) -> int | str | None:
         return int(x) if x is not None and x.isdigit() else x
 
-    with _workspace(db) as ws:
-        info = ws.create_scenario(name, actor=_actor(actor), spec=spec_obj, cycle=cycle,
+    with workspace(db) as ws:
+        info = ws.create_scenario(name, actor=resolve_actor(actor), spec=spec_obj, cycle=cycle,
                                   accounts=snap(accounts), reps=snap(reps),
                                   parent=None if parent is None else _ref(parent),
                                   description=description, why=why)
@@ -133,7 +113,7 @@ def list_(
     db: str | None = DB, as_json: bool = JSON,
 ) -> None:
     """List scenarios. Example: terraplan scenario list --cycle FY27 --status solved"""
-    with _workspace(db) as ws:
+    with workspace(db) as ws:
         rows = ws.list_scenarios(cycle=cycle, status=status or None)
     if as_json:
         emit_json([r.to_dict() for r in rows])
@@ -151,7 +131,7 @@ def show(ref: str = typer.Argument(..., help="Scenario name or id."),
 
     Example: terraplan scenario show fy27-base
     """
-    with _workspace(db) as ws:
+    with workspace(db) as ws:
         info = ws.get_scenario(_ref(ref))
         plans = ws.list_plans(info.id)
         runs = ws.list_solve_runs(info.id)
@@ -216,8 +196,8 @@ def copy(
     from terraplan.domain import ScenarioSpec
 
     spec_obj = ScenarioSpec.from_yaml(spec) if spec is not None else None
-    with _workspace(db) as ws:
-        info = ws.copy_scenario(_ref(source), name, actor=_actor(actor), spec=spec_obj,
+    with workspace(db) as ws:
+        info = ws.copy_scenario(_ref(source), name, actor=resolve_actor(actor), spec=spec_obj,
                                 cycle=cycle, with_plan=with_plan, why=why)
     _print_info(info, as_json, "copied to")
 
@@ -247,7 +227,7 @@ def compare(
 
         raise ParameterError("give scenario B, or --current to compare A with the CRM's "
                              "current ownership (not both)")
-    with _workspace(db) as ws:
+    with workspace(db) as ws:
         if current:
             cmp = ws.compare_to_current(_ref(a), plan_id=a_plan)
         else:
@@ -314,8 +294,8 @@ def compare(
 
 def _transition(verb: str, ref: str, actor: str | None, db: str | None, why: str,
                 expected_version: int | None, as_json: bool, label: str) -> None:
-    with _workspace(db) as ws:
-        info = ws.transition(_ref(ref), verb, actor=_actor(actor),
+    with workspace(db) as ws:
+        info = ws.transition(_ref(ref), verb, actor=resolve_actor(actor),
                              expected_version=expected_version, why=why)
     _print_info(info, as_json, label)
 
@@ -338,7 +318,7 @@ def approve(ref: str = typer.Argument(...), why: str = WHY, actor: str | None = 
 
     Example: terraplan scenario approve fy27-base --why "signed off by the CRO"
     """
-    with _workspace(db) as ws:
+    with workspace(db) as ws:
         info = ws.get_scenario(_ref(ref))
         if expected_version is not None and info.version != expected_version:
             from terraplan.errors import ConflictError
@@ -346,11 +326,11 @@ def approve(ref: str = typer.Argument(...), why: str = WHY, actor: str | None = 
             raise ConflictError(f"scenario '{info.name}' changed since you read it (now "
                                 f"version {info.version}, you had {expected_version})")
         if info.status == "solved":
-            info = ws.transition(info.id, "submit", actor=_actor(actor),
+            info = ws.transition(info.id, "submit", actor=resolve_actor(actor),
                                  expected_version=info.version, why=why)
             if not as_json:
                 err_console.print(f"submitted '{info.name}' for review first")
-        info = ws.transition(info.id, "approve", actor=_actor(actor),
+        info = ws.transition(info.id, "approve", actor=resolve_actor(actor),
                              expected_version=info.version, why=why)
     _print_info(info, as_json, "approved")
 
@@ -391,7 +371,7 @@ def history(ref: str | None = typer.Argument(None, help="Scenario (default: whol
             limit: int = typer.Option(50, "--limit", min=1),
             db: str | None = DB, as_json: bool = JSON) -> None:
     """The audit log: who did what, when, and why. Example: terraplan scenario history fy27-base"""
-    with _workspace(db) as ws:
+    with workspace(db) as ws:
         rows = ws.history(None if ref is None else _ref(ref), limit=limit)
     if as_json:
         emit_json([{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,

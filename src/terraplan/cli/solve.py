@@ -28,8 +28,17 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from terraplan.cli.common import console, emit_json, err_console, handle_errors
-from terraplan.cli.scenario import ACTOR, DB, JSON, _actor, _workspace
+from terraplan.cli.common import (
+    ACTOR,
+    DB,
+    JSON,
+    console,
+    emit_json,
+    err_console,
+    handle_errors,
+    resolve_actor,
+    workspace,
+)
 from terraplan.errors import ParameterError
 
 QUIET = typer.Option(False, "--quiet", "-q", help="Print only errors.")
@@ -131,14 +140,14 @@ def register(app: typer.Typer) -> None:
         progress = ProgressLog()
         cancel = CancelToken()
         box: dict[str, Any] = {}
-        with _workspace(db) as ws:
+        with workspace(db) as ws:
             info = ws.get_scenario(scenario)  # fail fast on a wrong name, before any thread
             # and on a frozen scenario, before minutes of search whose plan could not be stored
             check_editable(info.name, info.status, "solve")
 
             def work() -> None:
                 try:
-                    box["out"] = solve_scenario(ws, info.id, request, actor=_actor(actor),
+                    box["out"] = solve_scenario(ws, info.id, request, actor=resolve_actor(actor),
                                                 callbacks=[progress], cancel=cancel)
                 except BaseException as exc:  # handed to the main thread
                     box["exc"] = exc
@@ -240,7 +249,7 @@ def register(app: typer.Typer) -> None:
 
         if account is not None and rep is not None:
             raise ParameterError("give --account or --rep, not both")
-        with _workspace(db) as ws:
+        with workspace(db) as ws:
             info = ws.get_scenario(scenario)
             runs = ws.list_solve_runs(info.id)
             last = runs[-1] if runs else None

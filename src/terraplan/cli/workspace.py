@@ -22,8 +22,16 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from terraplan.cli.common import console, emit_json, err_console, handle_errors
-from terraplan.cli.scenario import ACTOR, DB, JSON, _actor
+from terraplan.cli.common import (
+    ACTOR,
+    DB,
+    JSON,
+    console,
+    emit_json,
+    err_console,
+    handle_errors,
+    resolve_actor,
+)
 from terraplan.domain import format_cents, to_cents
 from terraplan.errors import InputValidationError, ParameterError, Problem
 
@@ -177,7 +185,7 @@ def register(app: typer.Typer) -> None:
                 err_console.print(f"[yellow]warning:[/] {len(unknown):,} history row(s) name "
                                   f"accounts not in the book (ignored), e.g. {unknown[:3]}")
                 hist = {a: c for a, c in hist.items() if a in known}
-        actor_ = _actor(actor)
+        actor_ = resolve_actor(actor)
         ws = Workspace.open(db)
         try:
             info = ws.import_inputs(book, roster, actor=actor_,

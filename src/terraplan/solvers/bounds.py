@@ -261,7 +261,8 @@ def _solve_lp(problem: ProblemData, pairs: I64, with_budgets: bool, time_limit: 
     reps = np.unique(problem.indices[pairs]).astype(np.int64)
     h, blocks, first = _build_lp(problem, pairs, items, reps, with_budgets)
     h.setOptionValue("time_limit", max(float(time_limit), 0.1))
-    h.setOptionValue("threads", int(threads))
+    # HiGHS fixes its thread pool at the first solve of the process; a different "threads"
+    # later makes run() fail ("Not Set"), so the pool is left at its process-wide default.
     h.setOptionValue("presolve", "on")
     h.run()
     st = h.getModelStatus()

@@ -46,7 +46,8 @@ def solve_pool_mip(state: SearchState, pairs: I64, time_limit: float, threads: i
     h.changeColsIntegrality(n_x, np.arange(n_x, dtype=np.int32),
                             np.full(n_x, highspy.HighsVarType.kInteger.value, dtype=np.uint8))
     h.setOptionValue("time_limit", max(float(time_limit), 0.05))
-    h.setOptionValue("threads", int(threads))
+    # HiGHS fixes its thread pool at the first solve of the process; a different "threads"
+    # later makes run() fail ("Not Set"), so the pool is left at its process-wide default.
     h.setOptionValue("random_seed", int(seed) % 2_147_483_647)
     h.setOptionValue("mip_rel_gap", 1e-6)
     # hint: the current assignment (HiGHS completes the deviation columns itself)
