@@ -113,6 +113,7 @@ def solve(problem: CarveProblem, items: IntArray, sites: IntArray, options: Solv
     solver.parameters.random_seed = int(seed) % 2_147_483_647
     solver.parameters.relative_gap_limit = options.gap
     solver.parameters.log_search_progress = options.log
+    solver.parameters.catch_sigint_signal = False  # Ctrl-C goes through CancelToken
     stop = threading.Event()
     watcher = None
     if cancel is not None:

@@ -79,6 +79,7 @@ def solve_linear(lm: LinearModel, options: SolveOptions, *, seed: int,
     solver.parameters.random_seed = int(seed) % 2_147_483_647
     solver.parameters.relative_gap_limit = options.gap
     solver.parameters.log_search_progress = options.log
+    solver.parameters.catch_sigint_signal = False  # Ctrl-C goes through CancelToken
     for key, value in options.extra.get("cpsat", {}).items():
         setattr(solver.parameters, key, value)
     stop = threading.Event()
