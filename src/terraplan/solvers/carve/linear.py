@@ -32,7 +32,6 @@ from terraplan.solvers.base import (
 
 log = logging.getLogger(__name__)
 
-_highs_threads: int | None = None  # size of HiGHS's global scheduler, once it exists
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -146,13 +145,9 @@ def _solve_highs(model: LinearModel, options: SolveOptions, start: FloatArray | 
     h.setOptionValue("output_flag", bool(options.log))
     h.setOptionValue("time_limit", float(options.time_limit))
     h.setOptionValue("mip_rel_gap", float(options.gap))
-    global _highs_threads
-    if _highs_threads is not None and _highs_threads != int(options.threads):
-        # HiGHS keeps one process-wide thread pool sized by the first solve; a run asking for a
-        # different size fails unless the pool is rebuilt first.
-        highspy.Highs.resetGlobalScheduler(True)
-    _highs_threads = int(options.threads)
-    h.setOptionValue("threads", int(options.threads))
+    # HiGHS sizes one process-wide thread pool at the first solve of the process (whoever runs
+    # it: the assign MILP, the LP bound, this model); asking for another size later makes run()
+    # fail, so like every HiGHS caller in terraplan this one leaves "threads" alone.
     h.setOptionValue("random_seed", int(seed) % 2_147_483_647)
     if integral_objective:
         # an integer optimum is proven once bound > incumbent - 1
