@@ -132,3 +132,15 @@ def test_auto_choice_rule(gen_scenario: Scenario) -> None:
     p = compile(gen_scenario)
     assert p.n_pairs <= AUTO_MIN_PAIRS
     assert choose_backend(p) != "heuristic"
+
+
+def test_auto_rule_leaves_no_gap_between_milp_and_heuristic() -> None:
+    # Every size has an auto rule: above the MILP's limit the heuristic takes over (before, the
+    # sizes in between fell back to CP-SAT, which found no plan for a 20k-account book).
+    from terraplan.solvers import AUTO_MILP_PAIRS
+
+    assert AUTO_MIN_PAIRS == AUTO_MILP_PAIRS
+    b = generate_book(8000, 40, seed=2)
+    p = compile(Scenario(spec=ScenarioSpec(), accounts=b.accounts, reps=b.reps))
+    assert p.n_pairs > AUTO_MILP_PAIRS
+    assert choose_backend(p) == "heuristic"
