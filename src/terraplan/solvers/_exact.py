@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,7 @@ from terraplan.solvers.base import (
     CancelToken,
     Progress,
     ProgressCallback,
+    SolveOptions,
     SolveResult,
     Status,
     StopCriterion,
@@ -161,3 +163,30 @@ class CancelWatcher:
         self._done.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def cpsat_solver(options: SolveOptions, seed: int, time_left: float,
+                 raw: Mapping[str, Any] | None = None) -> Any:
+    """A CP-SAT solver configured the same way by every terraplan model.
+
+    Time limit ``time_left`` (s), ``options.threads`` workers (interleaved, hence deterministic
+    for a seed, with ``options.extra["deterministic"]``), the seed, the relative gap, logging, and
+    ``catch_sigint_signal`` off: CP-SAT's own SIGINT handler aborts the process in OR-Tools 9.x,
+    and cancellation goes through :class:`CancelToken` (:class:`CancelWatcher`). ``raw`` CP-SAT
+    parameters are applied last.
+    """
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    prm = solver.parameters
+    prm.max_time_in_seconds = max(0.01, float(time_left))
+    prm.relative_gap_limit = options.gap
+    prm.random_seed = int(seed) % (2**31 - 1)
+    prm.num_workers = max(1, options.threads)
+    if bool(options.extra.get("deterministic", False)) and options.threads > 1:
+        prm.interleave_search = True
+    prm.log_search_progress = options.log
+    prm.catch_sigint_signal = False
+    for key, value in dict(raw or {}).items():
+        setattr(prm, key, value)
+    return solver

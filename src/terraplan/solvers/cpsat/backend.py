@@ -27,6 +27,7 @@ from terraplan.problem import ProblemData, Rule, warm_start
 from terraplan.solvers._exact import (
     CancelWatcher,
     ProgressRelay,
+    cpsat_solver,
     infeasible_result,
     items_without_candidates,
     no_candidate_message,
@@ -108,23 +109,8 @@ class CpSatBackend:
                 ctx.model.add_hint(ctx.x[pi], pi in chosen)
         t_build = time.perf_counter() - t0
 
-        solver = cp_model.CpSolver()
-        prm = solver.parameters
-        prm.max_time_in_seconds = max(0.01, options.time_limit - t_build)
-        prm.relative_gap_limit = options.gap
-        prm.random_seed = int(seed) % (2**31)
-        deterministic = bool(options.extra.get("deterministic", False))
-        if deterministic and options.threads > 1:
-            prm.interleave_search = True
-            prm.num_workers = options.threads
-        else:
-            prm.num_workers = options.threads
-        prm.log_search_progress = options.log
-        # CP-SAT traps SIGINT by default and its handler aborts the process in OR-Tools 9.x;
-        # cancellation goes through CancelToken, so the caller (CLI, API worker) owns Ctrl-C.
-        prm.catch_sigint_signal = False
-        for key, value in dict(options.extra.get("cpsat_params", {})).items():
-            setattr(prm, key, value)  # raw CP-SAT parameters, e.g. {"num_workers": 8}
+        solver = cpsat_solver(options, seed, options.time_limit - t_build,
+                              options.extra.get("cpsat_params"))
         if options.log:
             import logging
 

@@ -10,13 +10,13 @@ rounded down so that the reported bound stays valid.
 from __future__ import annotations
 
 import math
-import threading
 import time
 
 import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from terraplan.solvers._exact import CancelWatcher, cpsat_solver
 from terraplan.solvers.base import CancelToken, Progress, ProgressCallback, SolveOptions, Status
 from terraplan.solvers.carve.linear import LinearModel
 
@@ -72,32 +72,10 @@ def solve_linear(lm: LinearModel, options: SolveOptions, *, seed: int,
     if start is not None:
         for j, v in enumerate(np.round(start).astype(np.int64).tolist()):
             model.add_hint(xs[j], v)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, options.time_limit -
-                                                (time.perf_counter() - t0))
-    solver.parameters.num_workers = max(1, options.threads)
-    solver.parameters.random_seed = int(seed) % 2_147_483_647
-    solver.parameters.relative_gap_limit = options.gap
-    solver.parameters.log_search_progress = options.log
-    solver.parameters.catch_sigint_signal = False  # Ctrl-C goes through CancelToken
-    for key, value in options.extra.get("cpsat", {}).items():
-        setattr(solver.parameters, key, value)
-    stop = threading.Event()
-    watcher = None
-    if cancel is not None:
-        def _watch() -> None:
-            while not stop.wait(0.05):
-                if cancel.cancelled:
-                    solver.stop_search()
-                    return
-        watcher = threading.Thread(target=_watch, daemon=True)
-        watcher.start()
-    try:
+    solver = cpsat_solver(options, seed, options.time_limit - (time.perf_counter() - t0),
+                          options.extra.get("cpsat"))
+    with CancelWatcher(cancel, solver.stop_search):
         code = solver.solve(model, _Progress(scale, callbacks, t0) if callbacks else None)
-    finally:
-        stop.set()
-        if watcher is not None:
-            watcher.join()
     msg = f"cpsat: {solver.status_name(code)}"
     if code == cp_model.INFEASIBLE:
         return Status.INFEASIBLE, None, None, None, msg
