@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 from rich.live import Live
 from rich.panel import Panel
@@ -36,16 +37,15 @@ def _balance_table(ev_before: Any, ev_after: Any, max_rows: int) -> Table:
     for col in ("rep", "potential", "before", "after", "workload", "after ", "accounts"):
         t.add_column(col, justify="left" if col == "rep" else "right")
     pb, pa = ev_before.metrics["potential"], ev_after.metrics["potential"]
-    wb, wa = ev_before.metrics["workload"], ev_after.metrics["workload"]
+    wa = ev_after.metrics["workload"]
     ac = ev_after.metrics["accounts"]
     reps = ev_after.rep_ids
-    order = sorted(range(len(reps)), key=lambda r: -abs(float(pb.deviations[r]) if
-                                                         pb.deviations[r] == pb.deviations[r]
-                                                         else 0.0))
+    # largest current imbalance first (reps without a target have a NaN deviation: last)
+    order = np.argsort(-np.nan_to_num(np.abs(pb.deviations), nan=-1.0), kind="stable").tolist()
     for r in order[:max_rows]:
         t.add_row(reps[r], format_compact(pa.totals[r]), _fmt_pct(pb.deviations[r]),
                   _fmt_pct(pa.deviations[r]), f"{wa.totals[r]:,.0f} h",
-                  _fmt_pct(wa.deviations[r]) if wb is not None else "",
+                  _fmt_pct(wa.deviations[r]),
                   f"{int(ac.totals[r]):,}")
     if len(reps) > max_rows:
         t.add_row(f"+{len(reps) - max_rows} more", "", "", "", "", "", "")
