@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from ortools.sat.python import cp_model
 
 from terraplan.problem import ProblemData, hard_violations, objective
 from terraplan.solvers.base import (
@@ -175,8 +176,6 @@ def cpsat_solver(options: SolveOptions, seed: int, time_left: float,
     and cancellation goes through :class:`CancelToken` (:class:`CancelWatcher`). ``raw`` CP-SAT
     parameters are applied last.
     """
-    from ortools.sat.python import cp_model
-
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.max_time_in_seconds = max(0.01, float(time_left))
@@ -190,3 +189,19 @@ def cpsat_solver(options: SolveOptions, seed: int, time_left: float,
     for key, value in dict(raw or {}).items():
         setattr(prm, key, value)
     return solver
+
+
+class CpSatProgress(cp_model.CpSolverSolutionCallback):
+    """CP-SAT solution callback: relays incumbent and bound (in objective units, i.e. divided by
+    the model's integer ``scale``) and stops the search when the relay says so."""
+
+    def __init__(self, relay: ProgressRelay, scale: float) -> None:
+        super().__init__()
+        self.relay = relay
+        self.scale = scale
+
+    def on_solution_callback(self) -> None:
+        obj = self.objective_value / self.scale
+        bound = self.best_objective_bound / self.scale
+        if self.relay.on_incumbent(obj, bound):
+            self.stop_search()

@@ -217,9 +217,6 @@ def _solve_highs(model: LinearModel, options: SolveOptions, start: FloatArray | 
         status = Status.FEASIBLE if has_sol else Status.NO_SOLUTION_IN_TIME
     else:
         status = Status.FEASIBLE if has_sol else Status.ERROR
-    if status is Status.CANCELLED and has_sol:
-        # A cancelled run still hands back its incumbent; the status says it was cut short.
-        pass
     if obj is not None and bound is not None and bound > obj:
         bound = obj  # numerical noise in the dual bound must not claim more than the incumbent
     return MilpOutcome(status=status, values=values, objective=obj, bound=bound,

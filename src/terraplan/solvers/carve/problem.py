@@ -26,7 +26,7 @@ import numpy.typing as npt
 from terraplan.domain.common import CoordSystem
 from terraplan.domain.scenario import Scenario
 from terraplan.domain.spec import DistanceKind, Mode, TravelWeighting
-from terraplan.errors import InfeasibleError, ParameterError, SpecError, UnsupportedRuleError
+from terraplan.errors import ParameterError, SpecError, UnsupportedRuleError
 from terraplan.geo.distance import pairwise
 
 FloatArray = npt.NDArray[np.float64]
@@ -134,7 +134,7 @@ class CarveProblem:
         if metric == "haversine":
             d = pairwise(xa, ya, xa, ya, CoordSystem.LATLON)
         elif metric in ("euclidean", "floor_euclidean"):
-            d = np.sqrt((xa[:, None] - xa[None, :]) ** 2 + (ya[:, None] - ya[None, :]) ** 2)
+            d = pairwise(xa, ya, xa, ya, CoordSystem.PLANAR)
             if metric == "floor_euclidean":
                 d = np.floor(d + 1e-9)
         else:
@@ -304,11 +304,6 @@ class CarveProblem:
                 reasons.append(f"{b.name}: total {tot:,.2f} cannot be split into {self.p} "
                                f"territories each within [{b.lo:,.2f}, {b.hi:,.2f}]")
         return reasons
-
-    def require_feasible_inputs(self) -> None:
-        reasons = self.precheck()
-        if reasons:
-            raise InfeasibleError(f"carve problem {self.name!r} is provably infeasible", reasons)
 
 
 def medians_from(assignment: Sequence[int] | npt.ArrayLike,

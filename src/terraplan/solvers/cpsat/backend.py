@@ -26,6 +26,7 @@ from terraplan.domain import Mode
 from terraplan.problem import ProblemData, Rule, warm_start
 from terraplan.solvers._exact import (
     CancelWatcher,
+    CpSatProgress,
     ProgressRelay,
     cpsat_solver,
     infeasible_result,
@@ -60,19 +61,6 @@ def unsupported_rule(problem: ProblemData) -> str | None:
         if base not in SUPPORTED:
             return r
     return None
-
-
-class _Callback(cp_model.CpSolverSolutionCallback):
-    def __init__(self, relay: ProgressRelay, scale: float) -> None:
-        super().__init__()
-        self.relay = relay
-        self.scale = scale
-
-    def on_solution_callback(self) -> None:
-        obj = self.objective_value / self.scale
-        bound = self.best_objective_bound / self.scale
-        if self.relay.on_incumbent(obj, bound):
-            self.stop_search()
 
 
 class CpSatBackend:
@@ -119,7 +107,7 @@ class CpSatBackend:
         relay = ProgressRelay(callbacks, stop, cancel, t0)
         if callbacks:
             solver.best_bound_callback = lambda b: relay.on_bound(b / ctx.scale)
-        cb = _Callback(relay, ctx.scale)
+        cb = CpSatProgress(relay, ctx.scale)
         with CancelWatcher(cancel, solver.stop_search) as watcher:
             if watcher.fired:
                 return SolveResult(status=Status.CANCELLED, backend=self.name, seed=seed,

@@ -16,28 +16,12 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
-from terraplan.solvers._exact import CancelWatcher, cpsat_solver
-from terraplan.solvers.base import CancelToken, Progress, ProgressCallback, SolveOptions, Status
+from terraplan.solvers._exact import CancelWatcher, CpSatProgress, ProgressRelay, cpsat_solver
+from terraplan.solvers.base import CancelToken, ProgressCallback, SolveOptions, Status
 from terraplan.solvers.carve.linear import LinearModel
 
 FloatArray = npt.NDArray[np.float64]
 _BIG = 1 << 40
-
-
-class _Progress(cp_model.CpSolverSolutionCallback):
-    def __init__(self, scale: float, callbacks: tuple[ProgressCallback, ...], t0: float) -> None:
-        super().__init__()
-        self._scale = scale
-        self._callbacks = callbacks
-        self._t0 = t0
-
-    def on_solution_callback(self) -> None:
-        obj = self.objective_value / self._scale
-        bnd = self.best_objective_bound / self._scale
-        ev = Progress(time.perf_counter() - self._t0, obj, bnd,
-                      abs(obj - bnd) / max(abs(obj), 1e-9), "cpsat: improving solution")
-        for cb in self._callbacks:
-            cb(ev)
 
 
 def solve_linear(lm: LinearModel, options: SolveOptions, *, seed: int,
@@ -75,7 +59,8 @@ def solve_linear(lm: LinearModel, options: SolveOptions, *, seed: int,
     solver = cpsat_solver(options, seed, options.time_limit - (time.perf_counter() - t0),
                           options.extra.get("cpsat"))
     with CancelWatcher(cancel, solver.stop_search):
-        code = solver.solve(model, _Progress(scale, callbacks, t0) if callbacks else None)
+        code = solver.solve(model, CpSatProgress(ProgressRelay(callbacks, None, None, t0), scale)
+                            if callbacks else None)
     msg = f"cpsat: {solver.status_name(code)}"
     if code == cp_model.INFEASIBLE:
         return Status.INFEASIBLE, None, None, None, msg

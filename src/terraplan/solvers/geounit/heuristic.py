@@ -75,39 +75,3 @@ def _restrict(problem: DistrictingProblem, units: IntArray) -> DistrictingProble
         problem.population[units], pos[e[keep]], 2, 0.0, float(problem.population.sum()),
         edge_weights=problem.edge_weights[keep], measure=problem.measure,
         name=f"{problem.name}/split")
-
-
-def progressive_tightening(problem: DistrictingProblem, solve: Callable[
-        [LinearModel, SolveOptions, FloatArray | None], tuple[Status, FloatArray | None]], *,
-        time_budget: float, threads: int = 2,
-        widths: tuple[float, ...] = (8.0, 4.0, 2.0)) -> IntArray | None:
-    """Solve with the band widened ``w`` times around its centre, then narrower, each stage
-    starting from the previous plan, and finally with the true band.
-
-    Wide bands are easy to meet; each narrower stage only has to repair a nearby plan. Returns
-    a plan valid for the *true* band, or ``None``.
-    """
-    t0 = time.perf_counter()
-    mid = 0.5 * (problem.lower + problem.upper)
-    half = 0.5 * (problem.upper - problem.lower)
-    labels: IntArray | None = None
-    stages = [*widths, 1.0]
-    for s, w in enumerate(stages):
-        remaining = time_budget - (time.perf_counter() - t0)
-        if remaining <= 0.05:
-            return None
-        lo = np.full(problem.k, max(0.0, mid - w * half))
-        hi = np.full(problem.k, mid + w * half)
-        dm = _model.build(problem, lower=lo, upper=hi)
-        start = _model.start_vector(dm, problem, labels) if labels is not None else None
-        tl = remaining / (len(stages) - s)
-        status, values = solve(dm.model, SolveOptions(time_limit=tl, gap=0.2, threads=threads),
-                               start)
-        if values is None:
-            if w == 1.0:
-                return None
-            continue  # keep the previous stage's plan as the start of the next
-        labels = _model.canonical(_model.decode(dm, values), problem.k)
-    if labels is None or problem.violations(labels):
-        return None
-    return labels

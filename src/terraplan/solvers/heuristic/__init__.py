@@ -53,6 +53,7 @@ import numpy.typing as npt
 
 from terraplan.domain import Mode
 from terraplan.problem import ProblemData, Rule, hard_violations, objective
+from terraplan.solvers import AUTO_MILP_PAIRS
 from terraplan.solvers.base import (
     CancelToken,
     Progress,
@@ -91,7 +92,7 @@ MIP_FIRST_PAIRS = 200_000
 #: (:data:`terraplan.solvers.AUTO_MILP_PAIRS`). Between the two, no auto rule used to accept a
 #: problem and the registry fell back to CP-SAT, which found no plan for a 20k-account book in a
 #: minute (HiGHS' presolve stalls there too, see docs/benchmarks.md).
-AUTO_MIN_PAIRS = 20_000
+AUTO_MIN_PAIRS = AUTO_MILP_PAIRS
 
 
 class HeuristicBackend:

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from terraplan.problem import ProblemData, warm_start
-from terraplan.solvers.bounds import Bound, lagrangian_bound, lagrangian_value, lp_bound
+from terraplan.solvers.bounds import Bound, _argmin_per_item, lagrangian_bound, lp_bound
 
 I64 = npt.NDArray[np.int64]
 
@@ -59,7 +59,7 @@ def price_based(problem: ProblemData, time_limit: float, iterations: int = 150
     t0 = time.perf_counter()
     # a target for Polyak steps: the cost of the cheapest pair per item plus 20 % (balance
     # typically costs a few % of travel; too low a target stalls the multipliers)
-    _, best0, _ = lagrangian_value(problem, *_zeros(problem))
+    best0 = _argmin_per_item(problem, problem.pair_cost)
     ub = float(problem.pair_cost[best0].sum()) * 1.2 + 1.0
     b, mu, nu = lagrangian_bound(problem, iterations=iterations, time_limit=time_limit,
                                  upper_estimate=ub)
@@ -135,12 +135,6 @@ def reduced_costs(problem: ProblemData, mu: npt.NDArray[np.float64],
                                          A[:, problem.pair_item])
 
 
-def _zeros(problem: ProblemData) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    hard = int(np.sum(problem.balance_hard)) + 1
-    z = np.zeros((hard, problem.n_reps))
-    return z, z.copy()
-
-
 def from_initial(problem: ProblemData, initial: npt.NDArray[np.int32] | None,
                  fill: I64) -> I64:
     """Items keep the warm-start rep when it is a candidate; others take ``fill``."""
@@ -150,7 +144,7 @@ def from_initial(problem: ProblemData, initial: npt.NDArray[np.int32] | None,
 
 def cheapest(problem: ProblemData) -> I64:
     """Each item's cheapest pair (no balance prices) — the fallback fill."""
-    _, best, _ = lagrangian_value(problem, *_zeros(problem))
+    best = _argmin_per_item(problem, problem.pair_cost)
     return problem.indices[best].astype(np.int64)
 
 

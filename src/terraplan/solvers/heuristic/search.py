@@ -71,7 +71,6 @@ class Search:
     def move_candidates(self, repair: bool) -> I64:
         p, s = self.p, self.s
         off = self._off_pairs()
-        delta = self._pair_delta()
         if repair:
             bad = s.rep_v > V_EPS
             cand = off & (bad[s.a[p.pair_item]] | bad[p.indices])
@@ -79,7 +78,7 @@ class Search:
                 cur = s.pair[p.pair_item]
                 cand |= off & (p.pair_moved < p.pair_moved[cur])
         else:
-            cand = off & (delta < 0)
+            cand = off & (self._pair_delta() < 0)
             if s.has_soft:
                 soft = s.rep_soft > 0
                 cand |= off & (soft[s.a[p.pair_item]] | soft[p.indices])
