@@ -68,6 +68,17 @@ def test_cut_perimeter_uses_edge_weights():
     assert objective(sc, plan).compactness == 2.0 + 3.0
 
 
+def test_edge_weights_follow_their_edges_in_any_order():
+    # the same grid with its edges listed out of order, one reversed, plus a self-loop: the
+    # perimeter of each edge must stay with that edge (it used to pair with the sorted position)
+    shuffled = UnitGraph(unit_ids=GRID.unit_ids,
+                         edges=np.array([[2, 3], [2, 0], [1, 3], [0, 1], [1, 1]]),
+                         weights=np.array([4.0, 2.0, 3.0, 1.0, 9.0]))
+    sc = geo_scenario(units=shuffled, measure="cut_perimeter")
+    plan = by_unit(sc, {"P1": "r1", "P2": "r1", "P3": "r2", "P4": "r2"})
+    assert objective(sc, plan).compactness == 2.0 + 3.0
+
+
 def test_split_unit_is_a_violation():
     sc = geo_scenario()
     owners = {"a0": "r1", "a1": "r1", "a2": "r2", "a3": "r2", "a4": "r2"}  # a4 also in P1

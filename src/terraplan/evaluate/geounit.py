@@ -31,6 +31,7 @@ from scipy.sparse.csgraph import connected_components
 
 from terraplan.domain import Mode, Scenario
 from terraplan.errors import SpecError
+from terraplan.geo.adjacency import normalise_edges
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -75,10 +76,10 @@ def unit_graph(scenario: Scenario) -> UnitGraph | None:
             raise SpecError(f"{len(missing)} {column} value(s) of the book are not units of the "
                              f"supplied unit graph, e.g. {missing[:5]}")
         lut = np.asarray([index[c] for c in cat.categories] + [-1], dtype=np.int64)
-        edges = np.asarray(g.edges, dtype=np.int64).reshape(-1, 2)
-        weights = (np.ones(edges.shape[0]) if g.weights is None
-                   else np.asarray(g.weights, dtype=np.float64))
-        return UnitGraph(tuple(g.unit_ids), lut[cat.codes], _normalise(edges), weights, measure)
+        # one normalisation for solver and evaluator: sorted u < v, self-loops dropped, duplicate
+        # edges merged with their weights summed — weights stay aligned with their edges
+        edges, weights = normalise_edges(g.edges, len(g.unit_ids), g.weights)
+        return UnitGraph(tuple(g.unit_ids), lut[cat.codes], edges, weights, measure)
     account_unit = cat.codes.astype(np.int64)
     n_units = len(cat.categories)
     has = account_unit >= 0
@@ -93,14 +94,6 @@ def unit_graph(scenario: Scenario) -> UnitGraph | None:
                      measure)
 
 
-def _normalise(pairs: IntArray) -> IntArray:
-    if pairs.size == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    e = np.sort(pairs, axis=1)
-    e = e[e[:, 0] != e[:, 1]]
-    return np.unique(e, axis=0) if e.size else np.zeros((0, 2), dtype=np.int64)
-
-
 def _delaunay_edges(x: FloatArray, y: FloatArray) -> IntArray:
     from scipy.spatial import Delaunay, QhullError
 
@@ -113,7 +106,7 @@ def _delaunay_edges(x: FloatArray, y: FloatArray) -> IntArray:
     except QhullError:
         order = np.lexsort((y, x))
         pairs = np.stack([order[:-1], order[1:]], axis=1).astype(np.int64)
-    return _normalise(pairs)
+    return normalise_edges(pairs, n)[0]
 
 
 def unit_owners(g: UnitGraph, owner: npt.NDArray[np.int32]) -> IntArray:
