@@ -98,3 +98,17 @@ def test_default_target_puts_average_quota_at_the_chosen_multiple_of_ote(book):
     assert p.target == default_target(type(book.reps).of(counted), req)
     # street / Σ OTE == 4.8 up to rounding of one cent
     assert p.street / ote == pytest.approx(4.8, abs=1e-6)
+
+
+def test_unassigned_accounts_do_not_make_the_first_rep_an_owner(book):
+    # the first rep's book goes to the second rep, except one account left unassigned (-1):
+    # the first rep owns nothing and must get no quota and no comp cost
+    owner = Plan.current(book.accounts, book.reps).aligned(book.accounts, book.reps).copy()
+    first = np.flatnonzero(owner == 0)
+    assert len(first) > 1
+    owner[first] = 1
+    owner[first[0]] = -1
+    plan = Plan.from_indices(book.accounts, book.reps, owner)
+    p = price(book.accounts, book.reps, plan, PricingRequest(n_scenarios=500))
+    assert book.reps[0].id not in p.quotas.allocation.rep_ids
+    assert book.reps[0].id not in p.plans.rep_ids

@@ -9,7 +9,6 @@ with cents (``1234.56``); everything inside is integer cents.
 from __future__ import annotations
 
 import csv
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from terraplan.cli.common import console, handle_errors
+from terraplan.cli.common import console, handle_errors, resolve_actor, workspace
 from terraplan.domain import AccountBook, Plan, RepRoster, format_cents, to_cents
 from terraplan.errors import InputValidationError, ParameterError, Problem
 
@@ -149,17 +148,14 @@ def register(app: typer.Typer) -> None:
             quotas_for_plan,
         )
 
-        ws = None
         if scenario is not None:
             if plan or accounts or reps or spec:
                 raise ParameterError("--scenario takes inputs and plan from the store; drop "
                                      "--plan/--spec/--accounts/--reps")
-            from terraplan.services import Workspace
-
-            ws = Workspace.open(db)
-            stored = ws.load_scenario(scenario)
-            book, roster = stored.accounts, stored.reps
-            the_plan = ws.get_plan(scenario)
+            with workspace(db) as ws:
+                stored = ws.load_scenario(scenario)
+                book, roster = stored.accounts, stored.reps
+                the_plan = ws.get_plan(scenario)
         else:
             book, roster = load_inputs(spec, accounts, reps)
             the_plan = load_plan(plan, book, roster)
@@ -229,15 +225,13 @@ def register(app: typer.Typer) -> None:
                       ("kappa", report.kappa))])
         console.print(f"wrote {out / 'quotas.csv'}, {out / 'periods.csv'}, "
                       f"{out / 'fairness.csv'}")
-        if ws is not None and scenario is not None:
-            try:
+        if scenario is not None:
+            with workspace(db) as ws:
                 qs = ws.record_quotas(
                     scenario, [(row.rep_id, labels[k], int(q)) for row in sched.rows
                                for k, q in enumerate(row.periods)],
-                    actor=os.environ.get("USER", "cli"), method=str(alloc.method.value),
+                    actor=resolve_actor(None), method=str(alloc.method.value),
                     params={"target": alloc.target, "street": alloc.street,
                             "over_assignment": str(alloc.over_assignment),
                             "year_start": cal.year_start.isoformat(), "periods": periods})
-            finally:
-                ws.close()
             console.print(f"recorded quota set {qs.id} with scenario {scenario!r}")

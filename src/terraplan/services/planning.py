@@ -130,13 +130,14 @@ def solve_scenario(
     """
     started = datetime.now(UTC)
     scenario = ws.load_scenario(ref)
+    seed = scenario.spec.seed if request.seed is None else request.seed
     before = evaluate(scenario, Plan.current(scenario.accounts, scenario.reps))
     try:
         problem, result, plan, findings = solve_loaded(
             scenario, request, callbacks=callbacks, cancel=cancel)
     except Exception as exc:
         err = SolveResult(status=Status.ERROR, backend=request.backend,
-                          seed=request.seed or scenario.spec.seed, objective=None, bound=None,
+                          seed=seed, objective=None, bound=None,
                           runtime=(datetime.now(UTC) - started).total_seconds(),
                           message=f"{type(exc).__name__}: {exc}")
         ws.record_solve(ref, err, None, actor=actor, options=request.to_dict(),

@@ -98,7 +98,8 @@ def price(book: AccountBook, roster: RepRoster, plan: Plan,
     Reps who own nothing in the plan (departing reps after a solve) get no quota and are left out
     of the comp cost; so are reps without OTE.
     """
-    owned = np.bincount(plan.aligned(book, roster).clip(min=0), minlength=len(roster))
+    owner = plan.aligned(book, roster)
+    owned = np.bincount(owner[owner >= 0], minlength=len(roster))  # -1 = unassigned, not rep 0
     keep = [r for j, r in enumerate(roster) if owned[j] > 0]
     if not keep:
         raise ParameterError("the plan assigns no account to any rep; nothing to price")
@@ -135,7 +136,7 @@ def price_scenario(ws: Workspace, ref: ScenarioRef, request: PricingRequest = Pr
             for k, c in enumerate(r.periods)]
     params: dict[str, Any] = {
         "target": p.target, "street": p.street, "over_assignment": str(request.over_assignment),
-        "weights": [str(w) for w in request.weights], "calendar": request.calendar.kind.value,
+        "weights": [str(w) for w in request.weights], "periods": request.calendar.kind.value,
         "year_start": request.calendar.year_start.isoformat()}
     qs = ws.record_quotas(ref, rows, actor=actor, method=request.method, params=params)
     comp = None
