@@ -115,7 +115,10 @@ def simulate(
     year_start: str = YEAR,
     out: Path = typer.Option(Path("comp_out"), "--out", help="Output folder for CSVs."),
 ) -> None:
-    """Expected cost (closed form) and its Monte Carlo distribution with a common shock."""
+    """Expected cost (closed form) and its Monte Carlo distribution with a common shock.
+
+    Example: terraplan comp simulate --quotas out/quotas.csv --reps reps.csv --curve 0:1,1:2
+    """
     from terraplan.comp import Team, expected_cost, replay_cost, simulate_cost
     from terraplan.quota import AttainmentModel
 
@@ -206,7 +209,10 @@ def design(
     year_start: str = YEAR,
     out: Path = typer.Option(Path("comp_out"), "--out", help="Output folder for CSVs."),
 ) -> None:
-    """Choose the payout multipliers that maximise incentive under the budgets (LP, HiGHS)."""
+    """Choose the payout multipliers that maximise incentive under the budgets (LP, HiGHS).
+
+    Example: terraplan comp design --quotas out/quotas.csv --reps reps.csv --budget 2500000
+    """
     from terraplan.comp import PayoutCurve, Team, design_curve
     from terraplan.quota import AttainmentModel
 

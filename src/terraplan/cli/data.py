@@ -50,6 +50,8 @@ def register(app: typer.Typer) -> None:
         """Check an accounts file and a reps file; print every problem and a summary.
 
         Exit code 2 when any error is found (in skip mode too: rows were rejected), 0 otherwise.
+
+        Example: terraplan validate accounts.csv reps.csv --spec spec.yaml --on-error skip
         """
         from terraplan.domain import ScenarioSpec
         from terraplan.errors import ParameterError

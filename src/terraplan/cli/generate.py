@@ -46,6 +46,8 @@ def register(app: typer.Typer) -> None:
         Clustered US geography, lognormal potential, families and eligibility lists.
 
         Capacity with headroom and a realistically unbalanced current assignment.
+
+        Example: terraplan generate --accounts 20000 --reps 80 --seed 1 --out book
         """
         from terraplan.domain import ScenarioSpec
         from terraplan.io.generator import generate_book, write_book

@@ -3,7 +3,8 @@
 The evaluator is the single source of truth for every test and benchmark (STYLE.md habit 11).
 It reads only the domain objects (:class:`~terraplan.domain.Scenario`,
 :class:`~terraplan.domain.Plan`), never a solver's compiled arrays, and is vectorised with
-``np.bincount``: one million accounts and two thousand reps evaluate in about a second.
+``np.bincount``: one million accounts and two thousand reps evaluate in under two seconds
+(docs/benchmarks.md).
 
 Definitions
 -----------

@@ -2,7 +2,7 @@
 
 Kept lean on purpose: an ``async`` handler (no thread-pool hop) without dependencies (the key
 is checked by :func:`terraplan.api.auth.authenticate`, served from the authenticator's cache),
-:meth:`Workspace.owner_of` — two prepared statements on a pooled connection, well under a
+:meth:`Workspace.owner_of` — one plain DBAPI statement on a pooled connection, well under a
 millisecond — run directly on the event loop, where a thread hand-off would cost more than the
 query, and the body serialised once by ``json.dumps`` (the response model documents it; FastAPI
 does not re-validate a returned ``Response``).
