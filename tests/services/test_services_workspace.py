@@ -392,6 +392,8 @@ def test_compare_reports_moves_rep_deltas_quota_pay_and_fairness(ws: Workspace,
     assert fa["cv"] == pytest.approx(450 / 1050) and fb["cv"] == pytest.approx(750 / 1050)
     assert fa["max_over_min"] == pytest.approx(2.5) and fb["max_over_min"] == pytest.approx(6)
     assert fb["max_abs_dev"] == pytest.approx(750 / 1050)
+    # Gini of two values = |x1 - x2| / (2 · 2 · mean): 900 / 4200 and 1500 / 4200
+    assert fa["gini"] == pytest.approx(900 / 4200) and fb["gini"] == pytest.approx(1500 / 4200)
 
 
 def test_compare_exports_csv_and_json(ws: Workspace, six_accounts: Book, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Plan comparison arithmetic on columns (numpy only; no database, no evaluate import).
+"""Plan comparison arithmetic on columns (numpy and the evaluator's fairness statistics; no DB).
 
 The services layer loads two plans and their input books and calls these functions. Owners are
 integer codes into one rep list shared by both sides, so comparing two million-account plans is a
@@ -7,6 +7,7 @@ handful of vectorised passes, not a million dictionary lookups.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from terraplan.domain import AccountBook
+from terraplan.evaluate import fairness as fx
 from terraplan.scenarios.repository import PlanArrays
 
 
@@ -117,13 +119,12 @@ def fairness(totals: npt.NDArray[np.float64],
     if len(totals) == 0:
         return {"cv": None, "gini": None, "max_over_min": None, "max_abs_dev": None}
     norm = totals / shares
-    mean = float(norm.mean())
-    cv = float(norm.std() / mean) if mean > 0 else None
-    s = np.sort(norm)
-    n = len(s)
-    gini = float((2 * np.arange(1, n + 1) - n - 1).dot(s) / (n * s.sum())) if s.sum() > 0 else None
-    mn = float(s[0])
-    mom = float(s[-1] / mn) if mn > 0 else None
+    cv = gini = mom = None
+    if float(norm.mean()) > 0:  # the same statistics as the evaluator's fairness report
+        cv = fx.cv(norm)
+        gini = fx.gini(norm) if bool(np.all(norm >= 0)) else None
+        m = fx.max_min(norm)
+        mom = m if math.isfinite(m) else None
     target = totals.sum() * shares / shares.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = np.where(target > 0, np.abs(totals / target - 1.0), 0.0)
