@@ -44,7 +44,14 @@ from terraplan.domain import (
 )
 from terraplan.errors import Problem, Severity
 from terraplan.io.columns import ACCOUNT_ALIASES, ACCOUNT_FIELDS, map_columns
-from terraplan.io.parse import Parsed, as_text, blank_mask, parse_float, parse_money
+from terraplan.io.parse import (
+    Parsed,
+    _np_bool,
+    as_text,
+    blank_mask,
+    parse_float,
+    parse_money,
+)
 from terraplan.io.report import Collector, rows_text
 from terraplan.io.tables import RaggedRow, RawTable, release_memory
 
@@ -423,10 +430,6 @@ def _lookup_rows(ids: pa.ChunkedArray, refs: pa.ChunkedArray,
 def take_ids(c: pa.ChunkedArray, idx: npt.NDArray[np.int64]) -> list[object]:
     """Values of rows ``idx`` of an Arrow column, for problem messages."""
     return list(c.take(pa.array(idx, type=pa.int64())).to_pylist())
-
-
-def _np_bool(a: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
-    return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _ragged_problem(rg: RaggedRow, source: str) -> Problem:
