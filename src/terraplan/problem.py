@@ -26,7 +26,7 @@ assigned to (sorted ascending). A pair survives when, for **every** member of th
   roster, or conflicting locks inside a family, leave the item with no candidate);
 * protected pipeline: when ``continuity.protect_pipeline_above`` is set, an account whose open
   pipeline is strictly above it and whose current owner is an active roster rep behaves as
-  locked to its current owner;
+  locked to its current owner — unless it carries an explicit lock (locks rule on), which wins;
 * max distance: the account-to-home distance is ``<= rules.max_distance`` (unknown locations or
   homes never violate it);
 * distance table: with ``objective.distance = table`` only pairs present in the supplied table

@@ -609,7 +609,11 @@ class _Checker:
                 rep_id=self.rep(int(over[k])), amount=float(lo[over[k]]), limit=float(lim_r)))
         if cont.protect_pipeline_above is not None:
             thr = cont.protect_pipeline_above
-            bad = np.flatnonzero(counted & (book.pipeline > thr))
+            # an explicit lock (locks rule on) is the planner's own instruction and wins over the
+            # blanket pipeline protection, as in problem.compile
+            lock_wins = ((f.locked == owner) & (owner >= 0) if f.scenario.spec.rules.locks
+                         else np.zeros(len(owner), dtype=bool))
+            bad = np.flatnonzero(counted & (book.pipeline > thr) & ~lock_wins)
             self.add(kind, True, bad.size, lambda k: Violation(
                 kind, True, f"Account {self.ids[bad[k]]} with open pipeline "
                 f"{format_cents(int(book.pipeline[bad[k]]))} (protected above "
