@@ -72,9 +72,11 @@ and capacities ``floor(capacity × scale)``, which is exact for integer totals.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -104,11 +106,30 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
 
+log = logging.getLogger(__name__)
+
 #: Member-pairs processed per compilation chunk (bounds temporary memory).
-_CHUNK = 4_000_000
+_CHUNK = 500_000
 
 #: Integer stand-in for "no capacity limit" (fits int64 sums of a million accounts safely).
 UNLIMITED = np.int64(2**50)
+
+
+class _Phases:
+    """Wall time per compilation phase: kept in ``ProblemData.stats`` as ``compile_<phase>_s``
+    and logged at DEBUG level when each phase ends (a benchmark's log handler can snapshot the
+    process's memory there)."""
+
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+        self.times: dict[str, float] = {}
+
+    def mark(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.times[f"compile_{phase}_s"] = now - self.t
+        self.t = now
+        log.debug("compile phase %s: %.3f s", phase, self.times[f"compile_{phase}_s"],
+                  extra={"phase": phase})
 
 
 class Rule(StrEnum):
@@ -326,6 +347,12 @@ def _unique_inverse(a: npt.ArrayLike) -> tuple[I64, I64]:
     inv = np.empty(len(v), dtype=np.int64)
     inv[order] = rank
     return sv[new], inv
+
+
+def _trim(a: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+    """The first ``size`` entries of a preallocated array: a view when most of it is used (its
+    untouched tail pages were never resident), else a compact copy."""
+    return a[:size] if size >= 0.75 * len(a) else a[:size].copy()
 
 
 def _ro(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -608,34 +635,39 @@ def _segment_sum(values: npt.NDArray[Any], seg_id: npt.NDArray[Any],
     return out
 
 
-def compile(  # noqa: A001 - the documented public name
-    scenario: Scenario, *, max_candidates: int | None = None,
-) -> ProblemData:
-    """Compile ``scenario`` into :class:`ProblemData` (see the module docstring for semantics).
+@dataclass(frozen=True, slots=True)
+class _Front:
+    """What :func:`compile` derives before the candidate pairs: items, owners, locks, pools and
+    the allowed reps per item class row (CSR ``row_ptr``/``row_reps``, ``item_cls`` per item)."""
 
-    ``max_candidates`` keeps, per item, only its current owner and the ``K`` nearest allowed
-    reps (by travel): an *approximation* for very large books (1M accounts × 2,000 reps have
-    ~185M eligible pairs). ``None`` (default) keeps every allowed pair, which exact backends
-    need to prove optimality of the real problem. Compilation runs in chunks of about 4M
-    member-pairs, so temporaries stay bounded.
+    item_of: I32
+    item_indptr: I64
+    item_members: I64
+    item_root: I64
+    rep_active: B
+    rep_share: F64
+    owner: I32
+    movable: B
+    lock: I32
+    protected: B
+    rep_pool: I32
+    acc_pool: I32
+    item_pool: I32
+    n_pools: int
+    item_cls: I64
+    row_ptr: I64
+    row_reps: I32
 
-    Raises :class:`~terraplan.errors.SpecError` when the spec names data the scenario lacks
-    (a balance metric column, the ``visits`` column, a distance table). Infeasibility is never
-    an error here: items may end up with no candidate; diagnostics explain it.
-    """
-    if max_candidates is not None and (not isinstance(max_candidates, int)
-                                       or max_candidates < 1):
-        raise ParameterError("The 'max_candidates' parameter of compile must be None or an int "
-                             f">= 1. Got {max_candidates!r}.")
-    spec = scenario.spec
-    rules = spec.rules
+
+def _front(scenario: Scenario) -> _Front:
+    """Items, owners, locks, protected pipeline, eligibility pools and class rows (see the
+    module docstring); shared by :func:`compile` and :func:`pair_cost_chunks`."""
+    rules = scenario.spec.rules
     book, roster = scenario.accounts, scenario.reps
     n, m = len(book), len(roster)
     cont = rules.continuity
-
     item_of, item_indptr, item_members, item_root = _families(scenario)
     k = len(item_root)
-    item_size = np.diff(item_indptr)
 
     rep_active = np.asarray([r.status is not RepStatus.DEPARTING for r in roster], dtype=bool)
     rep_share = np.asarray([r.target_share for r in roster], dtype=np.float64)
@@ -671,9 +703,8 @@ def compile(  # noqa: A001 - the documented public name
     cls_pool = np.where(cls_has_rep, comp_to_pool[comp[:n_cls]], -1).astype(np.int32)
     acc_pool = cls_pool[cls] if n else np.zeros(0, np.int32)
     item_pool = acc_pool[item_root].astype(np.int32) if k else np.zeros(0, np.int32)
-    n_pools = len(pool_comps)
 
-    # -- candidate pairs: per item, reps eligible for every member ------------------------------
+    # -- class rows: per item, reps eligible for every member -----------------------------------
     # item "class set": singletons and homogeneous families use their class row; mixed families
     # AND their members' rows (deduplicated by the sorted set of classes, a small Python loop).
     item_cls = cls[item_root] if k else np.zeros(0, np.int64)
@@ -693,113 +724,244 @@ def compile(  # noqa: A001 - the documented public name
             item_cls[t] = extra[key]
         rows = np.vstack([elig_active, np.asarray(new_rows, dtype=bool)])
     # CSR of allowed reps per class row
-    row_deg = rows.sum(axis=1).astype(np.int64)
     row_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(row_deg, out=row_ptr[1:])
+    np.cumsum(rows.sum(axis=1), out=row_ptr[1:])
     row_reps = np.nonzero(rows)[1].astype(np.int32)  # row-major: ascending reps per row
-    deg = row_deg[item_cls] if k else np.zeros(0, np.int64)
-    oracle = _DistanceOracle(scenario)
-    tw = _travel_weight(scenario)
-    if cont.move_weight == "count":
-        unit = np.ones(n, dtype=np.float64)
-    else:
-        unit = np.asarray(getattr(book, cont.move_weight), dtype=np.float64) / 100.0
-    item_owner = owner[item_root] if k else np.zeros(0, np.int32)
-    pre: tuple[I64, I32] | None = None
-    pts = oracle.points()
-    if max_candidates is not None and pts is not None and k and _USE_KDTREE:
-        pre = _nearest_candidates(pts, row_ptr, row_reps, item_cls, item_root, item_owner,
-                                  max_candidates, m)
-        deg = np.diff(pre[0])
+    return _Front(item_of=item_of, item_indptr=item_indptr, item_members=item_members,
+                  item_root=item_root, rep_active=rep_active, rep_share=rep_share,
+                  owner=np.asarray(owner, dtype=np.int32), movable=np.asarray(movable, bool),
+                  lock=lock, protected=protected, rep_pool=rep_pool, acc_pool=acc_pool,
+                  item_pool=item_pool, n_pools=len(pool_comps), item_cls=item_cls,
+                  row_ptr=row_ptr, row_reps=row_reps)
 
-    def chunk(t_lo: int, t_hi: int) -> tuple[npt.NDArray[Any], ...]:
-        """Candidate pairs of items [t_lo, t_hi): filtered, costed, optionally top-K."""
-        deg_c = deg[t_lo:t_hi]
+
+def _top_k(it: I64, rp: I32, tr: F64, item_owner: I32, K: int) -> B:
+    """Mask of the pairs to keep: per item its owner plus the cheapest by (travel, rep), K in
+    all. Pairs are sorted by (item, rep). Items with more than K pairs are sorted per row of a
+    (items × degree) matrix, one group per degree, instead of one lexsort of every pair (a
+    4-key lexsort of 20M pairs took minutes)."""
+    keep = np.ones(len(it), dtype=bool)
+    if not len(it):
+        return keep
+    first = np.flatnonzero(np.r_[True, it[1:] != it[:-1]])
+    cnt = np.diff(np.r_[first, len(it)])
+    big = cnt > K
+    if not big.any():
+        return keep
+    keep[np.repeat(big, cnt)] = False
+    for d in np.unique(cnt[big]).tolist():
+        rows = np.flatnonzero(cnt == d)
+        idx = first[rows][:, None] + np.arange(d, dtype=np.int64)[None, :]
+        key = np.where(rp[idx] == item_owner[it[first[rows]]][:, None], -np.inf, tr[idx])
+        best = np.argsort(key, axis=1, kind="stable")[:, :K]  # ties: lower rep first
+        keep[np.take_along_axis(idx, best, axis=1).reshape(-1)] = True
+    return keep
+
+
+class _PairStream:
+    """Candidate pairs of a scenario in item chunks of about :data:`_CHUNK` member-pairs:
+    filtered (locks, distance, table), costed and (with ``max_candidates``) cut to the owner
+    plus the K cheapest. Items never straddle chunks; pairs come in (item, rep) order.
+
+    ``capacity`` bounds the number of pairs kept, so :func:`compile` writes each chunk straight
+    into preallocated arrays (untouched tail pages of those never become resident)."""
+
+    def __init__(self, scenario: Scenario, f: _Front, max_candidates: int | None) -> None:
+        book, rules = scenario.accounts, scenario.spec.rules
+        cont = rules.continuity
+        n, m = len(book), len(scenario.reps)
+        self.f = f
+        self.K = max_candidates
+        self.max_distance = rules.max_distance
+        k = len(f.item_root)
+        self.k = k
+        self.item_size = np.diff(f.item_indptr)
+        self.potential = np.asarray(book.potential, dtype=np.int64)
+        self.oracle = _DistanceOracle(scenario)
+        self.tw = _travel_weight(scenario)
+        if cont.move_weight == "count":
+            self.unit = np.ones(n, dtype=np.float64)
+        else:
+            self.unit = np.asarray(getattr(book, cont.move_weight), dtype=np.float64) / 100.0
+        self.item_owner = f.owner[f.item_root] if k else np.zeros(0, np.int32)
+        self.w_t, self.w_d = scenario.spec.objective.travel, scenario.spec.objective.disruption
+        self.move_cost = float(cont.move_cost)
+        deg = np.diff(f.row_ptr)[f.item_cls] if k else np.zeros(0, np.int64)
+        self.pre: tuple[I64, I32] | None = None
+        pts = self.oracle.points()
+        if max_candidates is not None and pts is not None and k and _USE_KDTREE:
+            self.pre = _nearest_candidates(pts, f.row_ptr, f.row_reps, f.item_cls, f.item_root,
+                                           self.item_owner, max_candidates, m)
+            deg = np.diff(self.pre[0])
+        self.deg = deg
+        cap = np.minimum(deg, max_candidates) if max_candidates is not None else deg
+        self.capacity = int(cap.sum()) if k else 0
+        # chunks of about _CHUNK member-pairs bound the temporaries at any book size
+        work = np.cumsum(deg * self.item_size) if k else np.zeros(0, np.int64)
+        bounds = [0]
+        if k:
+            cuts = np.searchsorted(work, np.arange(_CHUNK, int(work[-1]) + _CHUNK, _CHUNK),
+                                   side="right")
+            bounds += [int(c) for c in cuts if 0 < c < k]
+            bounds.append(k)
+        self.bounds = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=False) if b > a]
+
+    def __iter__(self) -> Iterator[tuple[I32, I32, F64, I64, I64, F64, int]]:
+        for t_lo, t_hi in self.bounds:
+            yield self.chunk(t_lo, t_hi)
+
+    def chunk(self, t_lo: int, t_hi: int) -> tuple[I32, I32, F64, I64, I64, F64, int]:
+        """Pairs of items [t_lo, t_hi): (item, rep, travel, moved, moved potential, move units,
+        pairs before the filters)."""
+        f = self.f
+        deg_c = self.deg[t_lo:t_hi]
         p_item = np.repeat(np.arange(t_lo, t_hi, dtype=np.int64), deg_c)
-        if pre is not None:
-            p_rep = pre[1][pre[0][t_lo]:pre[0][t_hi]].astype(np.int32)
+        if self.pre is not None:
+            p_rep = self.pre[1][self.pre[0][t_lo]:self.pre[0][t_hi]]
             pc = len(p_rep)
         else:
             ptr_c = np.zeros(len(deg_c) + 1, dtype=np.int64)
             np.cumsum(deg_c, out=ptr_c[1:])
             pc = int(ptr_c[-1])
             offs = np.arange(pc, dtype=np.int64) - ptr_c[p_item - t_lo]
-            p_rep = row_reps[row_ptr[item_cls[p_item]] + offs]
+            offs += f.row_ptr[f.item_cls[p_item]]
+            p_rep = f.row_reps[offs]
+            del offs
         # expand to (member, rep) pairs for distances, locks and moves
-        sizes = item_size[p_item]
+        sizes = self.item_size[p_item]
         single = bool(np.all(sizes == 1))
         if single:  # the common case: no families in this chunk, member-pairs = pairs
             mp_pair = np.arange(pc, dtype=np.int64)
-            mp_acc = item_members[item_indptr[p_item]]
+            mp_acc = f.item_members[f.item_indptr[p_item]]
+            mp_rep = p_rep
         else:
             mp_pair = np.repeat(np.arange(pc, dtype=np.int64), sizes)
             mp_start = np.repeat(np.cumsum(sizes) - sizes, sizes)
-            mp_acc = item_members[item_indptr[p_item[mp_pair]]
-                                  + np.arange(len(mp_pair), dtype=np.int64) - mp_start]
-        mp_rep = p_rep[mp_pair] if not single else p_rep
-        dist, in_table = oracle(mp_acc, mp_rep)
-        ok = in_table
-        if rules.max_distance is not None:
-            ok &= dist <= rules.max_distance
-        lk = lock[mp_acc]
+            mp_acc = f.item_members[f.item_indptr[p_item[mp_pair]]
+                                    + np.arange(len(mp_pair), dtype=np.int64) - mp_start]
+            del mp_start
+            mp_rep = p_rep[mp_pair]
+        del sizes
+        dist, ok = self.oracle(mp_acc, mp_rep)
+        if self.max_distance is not None:
+            ok &= dist <= self.max_distance
+        lk = f.lock[mp_acc]
         ok &= (lk == -1) | (lk == mp_rep)
-        moved_mp = movable[mp_acc] & (owner[mp_acc] != mp_rep)
-        tw_d = tw[mp_acc] * dist
-        pot_mv = np.where(moved_mp, book.potential[mp_acc], 0).astype(np.int64)
-        unit_mv = np.where(moved_mp, unit[mp_acc], 0.0)
+        del lk
+        moved_mp = f.movable[mp_acc] & (f.owner[mp_acc] != mp_rep)
+        tw_d = self.tw[mp_acc]
+        tw_d *= dist
+        del dist
+        pot_mv = np.where(moved_mp, self.potential[mp_acc], 0)
+        unit_mv = np.where(moved_mp, self.unit[mp_acc], 0.0)
+        moved: npt.NDArray[Any]
         moved_pot: npt.NDArray[Any]
         travel: npt.NDArray[Any]
-        moved: npt.NDArray[Any]
         units: npt.NDArray[Any]
         if single:
-            keep, travel, moved = ok, tw_d, moved_mp.astype(np.float64)
-            moved_pot, units = pot_mv, unit_mv
+            keep, travel, moved, moved_pot, units = ok, tw_d, moved_mp, pot_mv, unit_mv
         else:
             keep = np.bincount(mp_pair[~ok], minlength=pc) == 0
             travel = np.bincount(mp_pair, weights=tw_d, minlength=pc)
-            moved = np.bincount(mp_pair, weights=moved_mp.astype(np.float64), minlength=pc)
+            moved = np.bincount(mp_pair, weights=moved_mp, minlength=pc)
             moved_pot = _segment_sum(pot_mv, mp_pair, pc)
             units = np.bincount(mp_pair, weights=unit_mv, minlength=pc)
+        del mp_acc, mp_pair, mp_rep
         sel = np.flatnonzero(keep)
-        if max_candidates is not None and len(sel):
+        tr_sel: F64 = np.asarray(travel[sel], dtype=np.float64)
+        if self.K is not None and len(sel):
             # keep each item's current owner plus its K nearest reps (by travel, then rep index)
-            it, rp, tr = p_item[sel], p_rep[sel], travel[sel]
-            not_owner = rp != item_owner[it]
-            order = np.lexsort((rp, tr, not_owner, it))
-            it_sorted = it[order]
-            first = np.searchsorted(it_sorted, it_sorted, side="left")
-            rank = np.arange(len(order)) - first
-            top = order[rank < max_candidates]
-            sel = sel[np.sort(top)]  # sel is in (item, rep) order already
-        return (p_item[sel], p_rep[sel], travel[sel], np.rint(moved[sel]).astype(np.int64),
-                moved_pot[sel], units[sel], np.asarray([pc], dtype=np.int64))
+            top = _top_k(p_item[sel], p_rep[sel], tr_sel, self.item_owner, self.K)
+            sel, tr_sel = sel[top], tr_sel[top]
+        moved_sel = moved[sel] if single else np.rint(moved[sel])
+        return (p_item[sel].astype(np.int32), p_rep[sel].astype(np.int32, copy=False), tr_sel,
+                moved_sel.astype(np.int64), np.asarray(moved_pot[sel], dtype=np.int64),
+                np.asarray(units[sel], dtype=np.float64), pc)
 
-    # chunks of about CHUNK member-pairs bound the temporaries at any book size
-    work = np.cumsum(deg * item_size) if k else np.zeros(0, np.int64)
-    bounds = [0]
-    if k:
-        cuts = np.searchsorted(work, np.arange(_CHUNK, int(work[-1]) + _CHUNK, _CHUNK),
-                               side="right")
-        bounds += [int(c) for c in cuts if 0 < c < k]
-        bounds.append(k)
-    parts = [chunk(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=False) if b > a]
-    if parts:
-        cols = [np.concatenate([pt[i] for pt in parts]) for i in range(6)]
-        P0 = int(sum(int(pt[6][0]) for pt in parts))
-    else:
-        cols = [np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0), np.zeros(0, np.int64),
-                np.zeros(0, np.int64), np.zeros(0)]
-        P0 = 0
-    pair_item = cols[0].astype(np.int32)
-    indices = cols[1].astype(np.int32)
-    pair_travel = cols[2].astype(np.float64)
-    pair_moved = cols[3].astype(np.int64)
-    pair_moved_pot = cols[4].astype(np.int64)
-    pair_units = cols[5].astype(np.float64)
+    def cost(self, travel: F64, units: F64) -> F64:
+        """Linear objective per pair: ``w_travel·travel + w_disrupt·move_cost·units``."""
+        return self.w_t * travel + self.w_d * self.move_cost * units
+
+
+def pair_cost_chunks(scenario: Scenario) -> Iterator[tuple[I32, I32, F64]]:
+    """Every candidate pair of ``scenario`` (no ``max_candidates`` cut), chunk by chunk, as
+    ``(item, rep, pair_cost)`` with items numbered as in :func:`compile`; items never straddle
+    chunks. Memory stays at one chunk, so a bound of the *full* problem can be priced on books
+    whose full pair arrays would not fit (see :func:`terraplan.solvers.decompose.full_lagrangian`).
+    """
+    stream = _PairStream(scenario, _front(scenario), None)
+    for it, rp, travel, _, _, units, _ in stream:
+        yield it, rp, stream.cost(travel, units)
+
+
+def compile(  # noqa: A001 - the documented public name
+    scenario: Scenario, *, max_candidates: int | None = None,
+) -> ProblemData:
+    """Compile ``scenario`` into :class:`ProblemData` (see the module docstring for semantics).
+
+    ``max_candidates`` keeps, per item, only its current owner and the ``K`` nearest allowed
+    reps (by travel): an *approximation* for very large books (1M accounts × 2,000 reps have
+    ~185M eligible pairs). ``None`` (default) keeps every allowed pair, which exact backends
+    need to prove optimality of the real problem. Compilation runs in chunks of about
+    :data:`_CHUNK` member-pairs written straight into the final arrays, so temporaries stay
+    bounded (about 75 MB) and the peak is the compiled arrays plus one chunk; per-phase wall
+    times are in ``stats`` (``compile_<phase>_s``).
+
+    Raises :class:`~terraplan.errors.SpecError` when the spec names data the scenario lacks
+    (a balance metric column, the ``visits`` column, a distance table). Infeasibility is never
+    an error here: items may end up with no candidate; diagnostics explain it.
+    """
+    if max_candidates is not None and (not isinstance(max_candidates, int)
+                                       or max_candidates < 1):
+        raise ParameterError("The 'max_candidates' parameter of compile must be None or an int "
+                             f">= 1. Got {max_candidates!r}.")
+    spec = scenario.spec
+    rules = spec.rules
+    book, roster = scenario.accounts, scenario.reps
+    n, m = len(book), len(roster)
+    cont = rules.continuity
+
+    ph = _Phases()
+    f = _front(scenario)
+    item_of, item_indptr, item_members, item_root = (f.item_of, f.item_indptr, f.item_members,
+                                                     f.item_root)
+    k = len(item_root)
+    item_size = np.diff(item_indptr)
+    rep_active, rep_share = f.rep_active, f.rep_share
+    owner, movable, lock, protected = f.owner, f.movable, f.lock, f.protected
+    rep_pool, acc_pool, item_pool, n_pools = f.rep_pool, f.acc_pool, f.item_pool, f.n_pools
+    ph.mark("items_pools")
+
+    # -- candidate pairs ------------------------------------------------------------------------
+    stream = _PairStream(scenario, f, max_candidates)
+    ph.mark("preselect")
+    # each chunk is written straight into arrays sized for the most pairs that can survive:
+    # no per-chunk parts kept alive, no concatenation, no dtype-conversion copies
+    room = stream.capacity
+    pair_item = np.empty(room, dtype=np.int32)
+    indices = np.empty(room, dtype=np.int32)
+    pair_travel = np.empty(room, dtype=np.float64)
+    pair_moved = np.empty(room, dtype=np.int64)
+    pair_moved_pot = np.empty(room, dtype=np.int64)
+    pair_units = np.empty(room, dtype=np.float64)
+    pair_cost = np.empty(room, dtype=np.float64)
+    pos, P0 = 0, 0
+    for c_it, c_rep, c_tr, c_mv, c_mp, c_un, c_pc in stream:
+        end = pos + len(c_it)
+        pair_item[pos:end], indices[pos:end], pair_travel[pos:end] = c_it, c_rep, c_tr
+        pair_moved[pos:end], pair_moved_pot[pos:end], pair_units[pos:end] = c_mv, c_mp, c_un
+        pair_cost[pos:end] = stream.cost(c_tr, c_un)
+        pos, P0 = end, P0 + c_pc
+    del stream
+    if pos < room:  # filters dropped pairs: trim (a copy only when much was dropped)
+        pair_item, indices, pair_travel, pair_moved, pair_moved_pot, pair_units, pair_cost = (
+            _trim(a, pos) for a in (pair_item, indices, pair_travel, pair_moved, pair_moved_pot,
+                                    pair_units, pair_cost))
     indptr = np.zeros(k + 1, dtype=np.int64)
     np.cumsum(np.bincount(pair_item, minlength=k), out=indptr[1:])
     w_t, w_d = spec.objective.travel, spec.objective.disruption
-    pair_cost = w_t * pair_travel + w_d * cont.move_cost * pair_units
+
+    ph.mark("pairs")
 
     # -- metrics ------------------------------------------------------------------------------
     names: list[str] = ["workload"]
@@ -851,6 +1013,8 @@ def compile(  # noqa: A001 - the documented public name
     lower_int = np.ceil(lower * sc - 1e-9).astype(np.int64)
     upper_int = np.floor(upper * sc + 1e-9).astype(np.int64)
 
+    ph.mark("metrics_targets")
+
     # per-item current-owner composition (movable owners only)
     mv = movable[item_members]
     cur_item = item_of[item_members][mv].astype(np.int64)
@@ -864,6 +1028,8 @@ def compile(  # noqa: A001 - the documented public name
     cur_indptr = np.zeros(k + 1, dtype=np.int64)
     np.cumsum(np.bincount(cur_items, minlength=k), out=cur_indptr[1:])
     cur_rep = (ukey % (m + 1)).astype(np.int32)
+
+    ph.mark("continuity")
 
     total_pot = int(book.potential.sum()) if n else 0
     max_acc = -1 if cont.max_moved_accounts is None else int(cont.max_moved_accounts)
@@ -928,7 +1094,7 @@ def compile(  # noqa: A001 - the documented public name
         w_balance=float(spec.objective.balance), rules=tuple(str(r) for r in present),
         stats={"pairs_before_filters": float(P0), "pairs": float(len(indices)),
                "max_candidates": float(max_candidates or 0),
-               "protected_accounts": float(protected.sum())},
+               "protected_accounts": float(protected.sum()), **ph.times},
     )
 
 

@@ -224,8 +224,8 @@ def solve_decomposed(
                        stats={"pools": float(len(parts))})
 
 
-__all__ = ["Mapper", "PoolProblem", "cheapest_pairs_mask", "coupled", "restrict_pairs",
-           "solve_decomposed", "split_pools", "subproblem"]
+__all__ = ["Mapper", "PoolProblem", "cheapest_pairs_mask", "coupled", "full_lagrangian_bound",
+           "restrict_pairs", "solve_decomposed", "split_pools", "subproblem"]
 
 
 def restrict_pairs(problem: ProblemData, keep: npt.NDArray[np.bool_]) -> ProblemData:
@@ -273,3 +273,42 @@ def cheapest_pairs_mask(problem: ProblemData, k: int, per_rep_factor: float = 3.
     if also is not None:
         keep[also[also >= 0]] = True
     return keep
+
+
+def full_lagrangian_bound(problem: ProblemData, mu: npt.NDArray[np.float64],
+                          nu: npt.NDArray[np.float64]) -> float:
+    """``L(μ, ν)`` of the **full** problem: every allowed pair of ``problem.scenario``, also when
+    ``problem`` was compiled with ``max_candidates`` (or restricted by :func:`restrict_pairs`).
+
+    A bound computed on a restricted pair set bounds only the restricted problem (dropping
+    pairs can raise the optimum), so it is no lower bound of the real one. The Lagrangian value
+    at *any* multipliers ``μ, ν ≥ 0`` is (weak duality, see :mod:`terraplan.solvers.bounds`),
+    provided the inner minimum runs over every allowed pair: this prices them chunk by chunk
+    with :func:`terraplan.problem.pair_cost_chunks`, so memory stays at one chunk however many
+    pairs the book has. Good multipliers come from
+    :func:`terraplan.solvers.bounds.lagrangian_bound` on the restricted problem (same items,
+    rows and multiplier shapes). Returns ``inf`` when an item has no allowed pair at all
+    (the problem is infeasible).
+    """
+    from terraplan.problem import pair_cost_chunks
+    from terraplan.solvers.bounds import _dualised
+
+    A, lower, upper, _ = _dualised(problem)
+    mu = np.asarray(mu, dtype=np.float64)
+    nu = np.asarray(nu, dtype=np.float64)
+    if mu.shape != lower.shape or nu.shape != lower.shape or np.any(mu < 0) or np.any(nu < 0):
+        raise ValueError(f"multipliers must be non-negative arrays of shape {lower.shape}")
+    lam = mu - nu
+    covered = np.zeros(problem.n_items, dtype=bool)
+    total = 0.0
+    for it, rep, cost in pair_cost_chunks(problem.scenario):
+        if not len(it):
+            continue
+        red = cost + np.einsum("kp,kp->p", lam[:, rep], A[:, it])
+        starts = np.flatnonzero(np.r_[True, it[1:] != it[:-1]])  # items never straddle chunks
+        total += float(np.minimum.reduceat(red, starts).sum())
+        covered[it[starts]] = True
+    if not covered.all():
+        return math.inf
+    fin_u, fin_l = np.isfinite(upper), np.isfinite(lower)
+    return total - float((mu[fin_u] * upper[fin_u]).sum()) + float((nu[fin_l] * lower[fin_l]).sum())
