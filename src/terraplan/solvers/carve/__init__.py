@@ -44,7 +44,7 @@ __all__ = ["BACKENDS", "BalanceBand", "CarveProblem", "medians_from", "solve_car
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("milp", "cpsat")
+BACKENDS = ("milp", "cpsat", "heuristic")  # heuristic: large books, carve/large.py
 
 IntArray = npt.NDArray[np.int64]
 
@@ -122,6 +122,11 @@ def solve_carve(
         ``t`` (territories are numbered in increasing site order); the site index per item is
         ``centres[assignment]`` (:func:`medians_from`).
     """
+    if backend == "heuristic":  # location-allocation + LNS for large books (see carve.large)
+        from terraplan.solvers.carve.large import solve_large
+
+        return solve_large(problem, seed=seed, options=options, stop=stop, cancel=cancel,
+                           callbacks=callbacks, initial=initial)
     del stop  # exact backends stop on time/gap/cancel (see docstring)
     if backend not in BACKENDS:
         raise ParameterError(f"The 'backend' parameter of solve_carve must be one of "
