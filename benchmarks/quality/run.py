@@ -6,6 +6,8 @@ Usage::
         --seed 0 --out cpmp_milp.csv
     python benchmarks/quality/run.py --family districting --backend cpsat --time-limit 60 \
         --instances ME_county NM_county --out districting.csv
+    python benchmarks/quality/run.py --family cpmp --backend heuristic --time-limit 300 \
+        --instances p3038_600 --out p3038.csv
 
 Every plan is re-checked independently of the backend (capacity/median rules for CPMP;
 contiguity by connected components, population band and cut edges for districting) and its
@@ -82,6 +84,8 @@ def run_cpmp(args: argparse.Namespace, root: Path, rev: str) -> list[dict[str, s
 
 
 def run_districting(args: argparse.Namespace, root: Path, rev: str) -> list[dict[str, str]]:
+    if args.backend == "heuristic":
+        raise SystemExit("--backend heuristic is for --family cpmp only")
     rows = []
     level = None if args.instances else args.level
     for inst in districting_instances(root, args.instances, level=level):
@@ -119,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--family", choices=["cpmp", "districting"], required=True)
     ap.add_argument("--instances", nargs="*", default=None,
                     help="instance names (default: pmedcap1 + SJC, or the county instances)")
-    ap.add_argument("--backend", choices=["milp", "cpsat"], default="milp")
+    ap.add_argument("--backend", choices=["milp", "cpsat", "heuristic"], default="milp",
+                    help="'heuristic' (cpmp only): location-allocation + LNS for large books")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
