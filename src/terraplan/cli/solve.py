@@ -7,6 +7,10 @@ the backend stops at its next poll, the run is recorded as ``cancelled`` and the
 so far (if any) is stored for review; a second Ctrl-C abandons the run (nothing is written —
 every store write is one transaction).
 
+Scenarios of every mode go through the same service: ``assign`` (the compiled model),
+``carve`` and ``geo_unit`` (territories drawn by the carve / districting model, then mapped onto
+the active reps; backends ``auto``, ``milp``, ``cpsat``).
+
 Exit codes: 0 a plan was found and stored; 1 infeasible, no plan in time, or a plan refused by
 the evaluator; 2 bad input; 130 cancelled with Ctrl-C (the best plan, if any, is kept).
 
@@ -114,7 +118,8 @@ def register(app: typer.Typer) -> None:
     def solve(
         scenario: str = typer.Argument(..., help="Scenario name or id."),
         backend: str = typer.Option("auto", "--backend", "-b",
-                                    help="auto, cpsat, milp or heuristic."),
+                                    help="auto, cpsat, milp or heuristic (carve and "
+                                    "geo_unit scenarios: auto, milp or cpsat)."),
         time_limit: float = typer.Option(60.0, "--time-limit", "-t",
                                          help="Seconds before the best plan so far is taken."),
         seed: int | None = typer.Option(None, "--seed", help="Solver seed (default: spec's)."),
@@ -210,6 +215,9 @@ def register(app: typer.Typer) -> None:
         console.print(f"[bold]{info.name}[/]: {res.backend} {status} in {res.runtime:.1f} s — "
                       f"objective {_fmt(res.objective)}, bound {_fmt(res.bound)}, gap {gap} "
                       f"(run {run.id})")
+        if "territory → rep: " in res.message:  # carve / geo_unit: who got which territory
+            console.print(res.message[res.message.index("territory → rep: "):],
+                          markup=False, highlight=False)
         if out.after is not None:
             console.print(_result_table(out))
             kept = "cancelled: kept the best plan found as" if code == 130 else "stored plan"

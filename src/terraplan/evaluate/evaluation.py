@@ -18,7 +18,10 @@ violation.
 *Target* of rep ``r`` for metric ``m``: ``pool_total_m × share_r / Σ_{counting reps in the pool}
 share``, where the pool is the rep's eligibility pool (connected component of the bipartite graph
 account class ↔ counting rep, see :mod:`terraplan.evaluate`) and ``pool_total`` sums the
-metric over every account of the pool, whoever owns it. *Deviation* is
+metric over every account of the pool, whoever owns it. In the territory modes (``carve``,
+``geo_unit``) every territory's target is ``book total / territories`` instead and the number of
+territories and the carve territory capacity are checked too
+(:mod:`terraplan.evaluate.territories`). *Deviation* is
 ``(total − target) / target`` (0 when both are 0, ``inf`` when only the target is 0).
 
 *Fairness* of a metric is measured on the load ratios ``total_r / target_r`` of the counting reps
@@ -76,6 +79,12 @@ from terraplan.evaluate.objective import (
     move_units,
     owner_distances,
     soft_balance_penalty,
+)
+from terraplan.evaluate.territories import (
+    expected_territories,
+    is_territorial,
+    territory_capacity,
+    territory_targets,
 )
 from terraplan.evaluate.violations import (
     Violation,
@@ -366,12 +375,15 @@ def _evaluate(facts: ScenarioFacts, pf: PlanFacts, *, max_records: int) -> Evalu
     rules = {b.metric: b for b in spec.rules.balance}
     names = list(ALWAYS_BALANCED) + [m for m in rules if m not in ALWAYS_BALANCED]
     metrics: dict[str, MetricBalance] = {}
+    territorial = is_territorial(scenario)
     devs: dict[str, FloatArray] = {}
     targets: dict[str, FloatArray] = {}
     for m in names:
         values = book.metric(m)
         tot = rep_totals(owner, values, R)
-        tgt = pool_targets(facts, values)
+        # territory modes: equal territories instead of per-rep pool targets
+        tgt = (territory_targets(scenario, owner, values) if territorial
+               else pool_targets(facts, values))
         dev = deviations(tot, tgt, facts.counting)
         devs[m], targets[m] = dev, tgt
         ok = facts.counting & (tgt > 0)
@@ -437,6 +449,8 @@ def _evaluate(facts: ScenarioFacts, pf: PlanFacts, *, max_records: int) -> Evalu
     checker.run(metrics, dist, counted, moves)
     if labels is not None:
         checker.geo_units(labels)
+    if territorial:
+        checker.territories(metrics["workload"].totals)
 
     notes = []
     if pf.not_in_book:
@@ -650,6 +664,32 @@ class _Checker:
                 f"Rep {self.rep(int(bad[k]))}'s territory is in {int(pieces[bad[k]])} "
                 "disconnected pieces", rep_id=self.rep(int(bad[k])),
                 amount=float(pieces[bad[k]]), limit=1.0))
+
+    def territories(self, workload: FloatArray) -> None:
+        """Territory modes: the number of territories and (carve) the territory capacity; see
+        :mod:`terraplan.evaluate.territories`."""
+        f = self.facts
+        sc = f.scenario
+        owner = self.pf.owner
+        owning = np.flatnonzero(np.bincount(owner[owner >= 0], minlength=f.R) > 0)
+        want = expected_territories(sc)
+        if owning.size != want:
+            got = owning.size
+            self.add(ViolationKind.TERRITORY_COUNT, True, 1, lambda _: Violation(
+                ViolationKind.TERRITORY_COUNT, True,
+                f"Plan has {got:,} territories (reps owning accounts), expected {want:,}",
+                amount=float(got), limit=float(want)))
+        cap = territory_capacity(sc)
+        if cap is not None:
+            over = owning[workload[owning] > cap + EPS * max(1.0, cap)]
+            self.add(ViolationKind.CAPACITY, True, over.size, lambda k: Violation(
+                ViolationKind.CAPACITY, True,
+                f"Territory of rep {self.rep(int(over[k]))} has workload "
+                f"{fmt_metric('workload', float(workload[over[k]]))}, over the territory "
+                f"capacity {fmt_metric('workload', cap)} by "
+                f"{fmt_metric('workload', float(workload[over[k]]) - cap)}",
+                rep_id=self.rep(int(over[k])), amount=float(workload[over[k]]), limit=cap,
+                metric="workload"))
 
     # -- record builders --------------------------------------------------------------------------
     def _elig(self, i: int) -> Violation:

@@ -31,7 +31,9 @@ class ViolationKind(StrEnum):
     (soft) a departing rep still owns accounts. ``UNKNOWN_REP`` the plan names a rep that is not
     in the roster (its accounts count as unassigned). Geo-unit mode only: ``UNIT_SPLIT`` the
     accounts of one geographic unit sit with two or more reps; ``CONTIGUITY`` a rep's units are
-    not one connected piece (when ``rules.contiguity``).
+    not one connected piece (when ``rules.contiguity``). Territory modes (carve, geo-unit) only:
+    ``TERRITORY_COUNT`` the number of reps owning accounts differs from the number of territories
+    (:mod:`terraplan.evaluate.territories`).
     """
 
     ELIGIBILITY = "eligibility"
@@ -46,6 +48,7 @@ class ViolationKind(StrEnum):
     UNKNOWN_REP = "unknown_rep"
     UNIT_SPLIT = "unit_split"
     CONTIGUITY = "contiguity"
+    TERRITORY_COUNT = "territory_count"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,12 @@ The flow is the one of the whole package, in one place::
     store snapshot → Scenario → compile (ProblemData) → diagnose → solve → decode (Plan with
     reason codes) → evaluate (independent re-check) → record run + plan + metrics (one
     transaction each; a failed or cancelled solve records the run and leaves the plans alone)
+
+The spec's ``mode`` picks the solver: ``assign`` compiles to :class:`ProblemData` and runs
+:func:`terraplan.solvers.solve`; ``carve`` and ``geo_unit`` run
+:func:`terraplan.solvers.modes.solve_territories` (territories drawn by the carve / districting
+model, then mapped onto the active reps). Either way the plan owns accounts by roster rep id and is
+evaluated, stored and versioned the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from terraplan.domain import Plan, Scenario
+from terraplan.errors import ParameterError
 from terraplan.evaluate import Evaluation, evaluate
 from terraplan.problem import ProblemData, compile, decode
 from terraplan.services.types import SolveRunInfo
@@ -33,6 +40,8 @@ from terraplan.solvers.base import (
     Status,
 )
 from terraplan.solvers.diagnose import Finding, diagnose
+from terraplan.solvers.modes import BACKENDS as TERRITORY_BACKENDS
+from terraplan.solvers.modes import TERRITORY_MODES, solve_territories, territory_count
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +89,24 @@ def solve_loaded(
     callbacks: Sequence[ProgressCallback] = (),
     cancel: CancelToken | None = None,
     initial_plan: Plan | None = None,
-) -> tuple[ProblemData, SolveResult, Plan | None, tuple[Finding, ...]]:
+) -> tuple[ProblemData | None, SolveResult, Plan | None, tuple[Finding, ...]]:
     """Compile, diagnose and solve an in-memory scenario; decode the plan (no store involved).
 
     Provable infeasibilities found before solving are returned as findings and the solver is
     not run (status ``infeasible``, the findings as conflicts) — there is no point searching.
+
+    ``carve`` and ``geo_unit`` scenarios are solved by
+    :func:`~terraplan.solvers.modes.solve_territories` instead (its own pre-solve checks report
+    infeasibility as conflicts); the compiled problem is then ``None`` and ``initial_plan`` is not
+    used (territories are drawn from scratch).
     """
     t0 = time.perf_counter()
+    if scenario.spec.mode in TERRITORY_MODES:
+        seed = scenario.spec.seed if request.seed is None else request.seed
+        sol = solve_territories(scenario, backend=request.backend, seed=seed,
+                                options=request.options(), cancel=cancel,
+                                callbacks=tuple(callbacks))
+        return None, sol.result, sol.plan, ()
     problem = compile(scenario)
     findings = tuple(diagnose(problem))
     seed = scenario.spec.seed if request.seed is None else request.seed
@@ -130,6 +150,11 @@ def solve_scenario(
     """
     started = datetime.now(UTC)
     scenario = ws.load_scenario(ref)
+    if scenario.spec.mode in TERRITORY_MODES and request.backend not in TERRITORY_BACKENDS:
+        # refused before any run is recorded, like an unknown backend name
+        raise ParameterError(f"backend {request.backend!r} cannot solve a "
+                             f"{scenario.spec.mode.value} scenario; use one of "
+                             f"{', '.join(TERRITORY_BACKENDS)}")
     seed = scenario.spec.seed if request.seed is None else request.seed
     before = evaluate(scenario, Plan.current(scenario.accounts, scenario.reps))
     try:
@@ -166,9 +191,17 @@ def solve_scenario(
             on_plan(plan)
     return SolveOutcome(run=run, result=result, plan=plan, before=before, after=after,
                         findings=findings,
-                        problem_stats={"accounts": problem.n_accounts, "reps": problem.n_reps,
-                                       "items": problem.n_items,
-                                       "candidate_pairs": int(len(problem.indices))})
+                        problem_stats=_problem_stats(scenario, problem))
+
+
+def _problem_stats(scenario: Scenario, problem: ProblemData | None) -> dict[str, Any]:
+    """Size figures shown after a solve (compiled sizes in assign mode)."""
+    if problem is None:
+        return {"mode": scenario.spec.mode.value, "accounts": len(scenario.accounts),
+                "reps": len(scenario.reps), "territories": territory_count(scenario)}
+    return {"mode": scenario.spec.mode.value, "accounts": problem.n_accounts,
+            "reps": problem.n_reps, "items": problem.n_items,
+            "candidate_pairs": int(len(problem.indices))}
 
 
 class ProgressLog:

@@ -12,6 +12,10 @@ Other backends plug in without editing this file: a module listed in :data:`PLUG
 heuristic, carve and geo-unit solvers) is imported on first use of the registry and calls
 :func:`register_backend` at import time, optionally with an ``auto`` rank so ``backend="auto"``
 can pick it (see :func:`choose_backend`).
+
+``solve()`` handles ``mode: assign``; ``carve`` and ``geo_unit`` scenarios go through
+:func:`~terraplan.solvers.modes.solve_territories` (re-exported here), which builds the carve or
+districting model from the scenario and maps its territories onto the roster.
 """
 
 from __future__ import annotations
@@ -354,9 +358,12 @@ def _register_builtins() -> None:
 
 _register_builtins()
 
+# The territory modes (carve, geo_unit) solve a Scenario, not a ProblemData: one entry point.
+from terraplan.solvers.modes import TerritorySolution, solve_territories  # noqa: E402
+
 __all__ = [
     "AUTO_CPSAT_PAIRS", "AUTO_MILP_PAIRS", "PLUGINS", "Backend", "BackendInfo", "CancelToken",
     "FirstOf", "MaxIterations", "MaxRuntime", "NoImprovement", "Progress", "ProgressCallback",
-    "SolveOptions", "SolveResult", "Status", "StopCriterion", "backends", "choose_backend",
-    "get_backend", "register_backend", "solve",
+    "SolveOptions", "SolveResult", "Status", "StopCriterion", "TerritorySolution", "backends",
+    "choose_backend", "get_backend", "register_backend", "solve", "solve_territories",
 ]

@@ -1,0 +1,404 @@
+"""One entry point for the territory modes: ``mode: carve`` and ``mode: geo_unit`` scenarios.
+
+:func:`solve_territories` takes a loaded :class:`~terraplan.domain.Scenario` whose spec mode is
+``carve`` or ``geo_unit`` and returns a :class:`TerritorySolution`: the solver's
+:class:`~terraplan.solvers.base.SolveResult` (status, objective, bound, gap of the carve /
+districting model) and a :class:`~terraplan.domain.Plan` whose owners are roster rep ids, with a
+reason code per account.
+
+1. **Territories.** ``carve`` builds a :class:`~terraplan.solvers.carve.CarveProblem` (capacitated
+   p-median) and runs :func:`~terraplan.solvers.carve.solve_carve`; ``geo_unit`` builds a
+   :class:`~terraplan.solvers.geounit.DistrictingProblem` (contiguous districts of the spec's
+   ``geo_unit.unit_column``) and runs :func:`~terraplan.solvers.geounit.solve_districting`; an
+   account inherits its unit's district. ``backend`` is ``"milp"`` (HiGHS), ``"cpsat"`` or
+   ``"auto"`` (carve: ``milp``, geo-unit: ``cpsat`` — each model's best backend in
+   docs/benchmarks.md).
+2. **Territory → rep.** Territories are not reps. Each territory ``t`` goes to a distinct *active*
+   rep ``r`` by a min-cost flow (OR-Tools ``SimpleMinCostFlow``, a bipartite assignment) that
+   minimises, lexicographically,
+
+   * the disruption ``D[t, r]`` = potential (cents) of the accounts of ``t`` whose current owner
+     is not ``r``, then
+   * the distance from ``r``'s home to the centre of ``t`` (carve: the chosen centre site;
+     geo-unit: the mean location of the district's accounts), as a rank among all pairs.
+
+   A pair is forbidden when ``r`` cannot take ``t`` under the spec's rules: the territory's
+   workload exceeds the rep's capacity (``rules.capacity``) or an account of ``t`` is farther
+   than ``rules.max_distance`` from the rep's home. There must be no more territories than active
+   reps (a :class:`~terraplan.errors.SpecError` names both numbers); active reps without a
+   territory own nothing and the result's message names them.
+3. **Reasons.** Every account gets a :class:`~terraplan.domain.Reason` from
+   :func:`terraplan.evaluate.explain_moves` against the current owners, as in assign mode.
+
+Rules the territory models cannot encode are refused with
+:class:`~terraplan.errors.UnsupportedRuleError` before solving (never dropped): eligibility
+restrictions of active reps, locked accounts (``rules.locks``), continuity budgets and protected
+pipeline (geo-unit; carve refuses them itself), and — in geo-unit mode — families that span units.
+The plan is re-checked by the evaluator in the services layer like any plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from terraplan.domain import Mode, Plan, RepStatus, Scenario
+from terraplan.domain.common import CoordSystem
+from terraplan.domain.plan import Provenance, current_owner_index
+from terraplan.domain.spec import DistanceKind, GeoUnitSpec
+from terraplan.errors import ParameterError, SpecError, UnsupportedRuleError
+from terraplan.geo.distance import pairwise
+from terraplan.solvers.base import (
+    CancelToken,
+    ProgressCallback,
+    SolveOptions,
+    SolveResult,
+    Status,
+    StopCriterion,
+)
+
+__all__ = ["BACKENDS", "TERRITORY_MODES", "TerritorySolution", "default_backend",
+           "map_territories", "solve_territories", "territory_count"]
+
+#: Backends of the territory modes (``auto`` resolves with :func:`default_backend`).
+BACKENDS = ("auto", "milp", "cpsat")
+TERRITORY_MODES = (Mode.CARVE, Mode.GEO_UNIT)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TerritorySolution:
+    """A solved territory-mode scenario.
+
+    ``result`` is the carve / districting model's result with ``assignment`` replaced by the
+    roster index of every account's rep (book order, ``-1`` none) and ``reasons`` filled;
+    ``plan`` is ``None`` when no plan was found. ``territory_rep[t]`` is the rep id of territory
+    ``t``; ``idle_reps`` are the active reps that got no territory (they own nothing).
+    """
+
+    result: SolveResult
+    plan: Plan | None
+    territory_rep: tuple[str, ...] = ()
+    idle_reps: tuple[str, ...] = ()
+
+
+def default_backend(mode: Mode) -> str:
+    """``backend="auto"`` for a territory mode: HiGHS for carve, CP-SAT for geo-unit."""
+    return "milp" if mode is Mode.CARVE else "cpsat"
+
+
+def _active(scenario: Scenario) -> IntArray:
+    return np.asarray([i for i, r in enumerate(scenario.reps) if r.status is RepStatus.ACTIVE],
+                      dtype=np.int64)
+
+
+def territory_count(scenario: Scenario) -> int:
+    """Territories of a carve / geo-unit scenario: the spec's number, or (geo-unit without one)
+    one per active rep."""
+    spec = scenario.spec
+    if spec.mode is Mode.CARVE:
+        if spec.carve is None:
+            raise SpecError("mode: carve needs a 'carve' section with the number of territories")
+        return spec.carve.territories
+    if spec.geo_unit is not None and spec.geo_unit.territories is not None:
+        return spec.geo_unit.territories
+    return int(_active(scenario).size)
+
+
+def _refuse_unencodable(scenario: Scenario, active: IntArray) -> None:
+    """Raise :class:`UnsupportedRuleError` for a rule the territory models cannot keep."""
+    spec = scenario.spec
+    mode = spec.mode.value
+    rules = spec.rules
+    book = scenario.accounts
+    for fld in rules.eligibility:
+        limited = [scenario.reps[int(r)].id for r in active
+                   if getattr(scenario.reps[int(r)], fld + "s")]
+        if limited:
+            raise UnsupportedRuleError(
+                mode, "eligibility", f"active rep(s) {limited[:5]} take only some {fld}s; "
+                "territories are drawn without eligibility — set rules.eligibility: [] or "
+                "clear the reps' lists")
+    if rules.locks and np.any(book.locked_to.codes >= 0):
+        n = int(np.count_nonzero(book.locked_to.codes >= 0))
+        raise UnsupportedRuleError(mode, "locks", f"{n} account(s) are locked to a rep; "
+                                   "territories are drawn without locks — set rules.locks: false")
+    if spec.mode is Mode.GEO_UNIT:
+        c = rules.continuity
+        if any(v is not None for v in (c.max_moved_accounts, c.max_moved_share,
+                                       c.max_moved_per_rep, c.protect_pipeline_above)):
+            raise UnsupportedRuleError(mode, "continuity", "districts are drawn from scratch; "
+                                       "move budgets and protected pipeline are not encoded")
+        if rules.families:
+            column = spec.geo_unit.unit_column if spec.geo_unit is not None else "postal_code"
+            codes = getattr(book, column).codes
+            root = book.family_root()
+            split = np.flatnonzero(codes != codes[root])
+            if split.size:
+                i = int(split[0])
+                raise UnsupportedRuleError(
+                    mode, "families", f"account {book.ids[i]} and its parent "
+                    f"{book.ids[int(root[i])]} are in different {column} units; districts "
+                    "keep units whole, not families — set rules.families: false")
+
+
+def _coord(scenario: Scenario) -> CoordSystem:
+    kind = scenario.spec.objective.distance
+    if kind is DistanceKind.HAVERSINE:
+        return CoordSystem.LATLON
+    if kind is DistanceKind.EUCLIDEAN:
+        return CoordSystem.PLANAR
+    return scenario.accounts.coord_system
+
+
+def map_territories(scenario: Scenario, territory: npt.ArrayLike, centre_x: npt.ArrayLike,
+                    centre_y: npt.ArrayLike, reps: npt.ArrayLike | None = None
+                    ) -> npt.NDArray[np.int64]:
+    """Give every territory a distinct rep (roster index): least disruption, then nearest home.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    territory : (n,) int array
+        Territory of every account (book order), ``0 .. p-1``.
+    centre_x, centre_y : (p,) float arrays
+        Centre of every territory (NaN when unknown: ranks last in the tie-break).
+    reps : int array, optional
+        Roster indices the territories may go to (default: the active reps).
+
+    Returns
+    -------
+    (p,) int array
+        Roster index of each territory's rep.
+
+    Raises
+    ------
+    SpecError
+        More territories than candidate reps, or no assignment respects rep capacity and the
+        maximum distance.
+    """
+    terr = np.asarray(territory, dtype=np.int64)
+    cx = np.asarray(centre_x, dtype=np.float64)
+    cy = np.asarray(centre_y, dtype=np.float64)
+    p = cx.shape[0]
+    cand = _active(scenario) if reps is None else np.asarray(reps, dtype=np.int64)
+    m = cand.size
+    if p > m:
+        raise SpecError(f"{p} territories but only {m} active rep(s): every territory needs its "
+                        f"own rep; lower the number of territories to at most {m}")
+    book, roster, rules = scenario.accounts, scenario.reps, scenario.spec.rules
+    cur = current_owner_index(book, roster).astype(np.int64)
+    pot = np.asarray(book.potential, dtype=np.int64)
+    # D[t, r] = potential of t minus potential of t already owned by r (exact integer cents)
+    terr_pot = np.zeros(p, dtype=np.int64)
+    np.add.at(terr_pot, terr, pot)
+    kept = np.zeros((p, len(roster)), dtype=np.int64)
+    own = cur >= 0
+    np.add.at(kept, (terr[own], cur[own]), pot[own])
+    disruption = terr_pot[:, None] - kept[:, cand]
+    homes = [roster[int(r)].home for r in cand]
+    hx = np.asarray([np.nan if h is None else h.x for h in homes], dtype=np.float64)
+    hy = np.asarray([np.nan if h is None else h.y for h in homes], dtype=np.float64)
+    coord = _coord(scenario)
+    dist = pairwise(cx, cy, hx, hy, coord) if m else np.zeros((p, 0))
+    allowed = np.ones((p, m), dtype=bool)
+    if rules.capacity:
+        load = np.bincount(terr, weights=book.workload, minlength=p)
+        cap = np.asarray([np.inf if roster[int(r)].capacity is None else roster[int(r)].capacity
+                          for r in cand], dtype=np.float64)
+        allowed &= load[:, None] <= cap[None, :] + 1e-9 * np.maximum(1.0, cap[None, :])
+    if rules.max_distance is not None:
+        known = ~np.isnan(book.x) & ~np.isnan(book.y)
+        far = pairwise(book.x[known], book.y[known], hx, hy, coord)
+        with np.errstate(invalid="ignore"):
+            too_far = far > rules.max_distance * (1.0 + 1e-9)  # unknown homes never violate
+        bad = np.zeros((p, m), dtype=np.int64)
+        np.add.at(bad, terr[known], too_far.astype(np.int64))
+        allowed &= bad == 0
+    # tie-break: rank of the home-to-centre distance among all pairs (NaN last); lexicographic
+    # weights: any disruption difference outweighs every possible sum of p ranks
+    order = np.argsort(np.where(np.isnan(dist), np.inf, dist), axis=None, kind="stable")
+    rank = np.empty(p * m, dtype=np.int64)
+    rank[order] = np.arange(p * m, dtype=np.int64)
+    scale = p * p * m + 1
+    if int(disruption.max(initial=0)) * scale * max(p, 1) > 2**62:
+        disruption = disruption // 100  # whole currency units keep the cost in int64
+    cost = disruption * scale + rank.reshape(p, m)
+    tt, rr = np.nonzero(allowed)
+    return _assign(p, m, tt, rr, cost[tt, rr], cand)
+
+
+def _assign(p: int, m: int, tt: IntArray, rr: IntArray, cost: IntArray, cand: IntArray
+            ) -> IntArray:
+    """Min-cost assignment of every territory to a distinct candidate over the allowed arcs."""
+    from ortools.graph.python import min_cost_flow
+
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    src, sink = 0, 1 + p + m
+    t_nodes = 1 + np.arange(p, dtype=np.int64)
+    r_nodes = 1 + p + np.arange(m, dtype=np.int64)
+    tails = np.concatenate([np.zeros(p, dtype=np.int64), 1 + tt, r_nodes])
+    heads = np.concatenate([t_nodes, 1 + p + rr, np.full(m, sink, dtype=np.int64)])
+    caps = np.ones(tails.size, dtype=np.int64)
+    costs = np.concatenate([np.zeros(p, dtype=np.int64), cost.astype(np.int64),
+                            np.zeros(m, dtype=np.int64)])
+    arcs = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    supplies = np.zeros(sink + 1, dtype=np.int64)
+    supplies[src], supplies[sink] = p, -p
+    smcf.set_nodes_supplies(np.arange(sink + 1, dtype=np.int64), supplies)
+    status = smcf.solve()
+    if status != smcf.OPTIMAL:
+        raise SpecError(f"no assignment of the {p} territories to {m} active rep(s) respects the "
+                        "reps' capacities and the maximum distance (min-cost flow status "
+                        f"{status})")
+    flows = smcf.flows(arcs[p:p + tt.size])
+    out = np.full(p, -1, dtype=np.int64)
+    used = flows > 0
+    out[tt[used]] = cand[rr[used]]
+    return out
+
+
+def _centres_carve(scenario: Scenario, centres: npt.NDArray[np.int32]
+                   ) -> tuple[FloatArray, FloatArray]:
+    spec = scenario.spec
+    assert spec.carve is not None
+    if spec.carve.candidate_sites == "accounts":
+        book = scenario.accounts
+        return book.x[centres].astype(np.float64), book.y[centres].astype(np.float64)
+    homes = [r.home for r in scenario.reps if r.home is not None]  # CarveProblem's site order
+    return (np.asarray([homes[int(j)].x for j in centres], dtype=np.float64),
+            np.asarray([homes[int(j)].y for j in centres], dtype=np.float64))
+
+
+def _centroids(scenario: Scenario, terr: IntArray, p: int) -> tuple[FloatArray, FloatArray]:
+    book = scenario.accounts
+    ok = ~np.isnan(book.x) & ~np.isnan(book.y)
+    cnt = np.bincount(terr[ok], minlength=p).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (np.bincount(terr[ok], weights=book.x[ok], minlength=p) / cnt,
+                np.bincount(terr[ok], weights=book.y[ok], minlength=p) / cnt)
+
+
+def solve_territories(
+    scenario: Scenario,
+    *,
+    backend: str = "auto",
+    seed: int = 0,
+    options: SolveOptions | None = None,
+    stop: StopCriterion | None = None,
+    cancel: CancelToken | None = None,
+    callbacks: Sequence[ProgressCallback] = (),
+) -> TerritorySolution:
+    """Solve a ``carve`` or ``geo_unit`` scenario and map its territories onto the roster.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Spec mode ``carve`` or ``geo_unit``.
+    backend : {"auto", "milp", "cpsat"}
+    seed : int
+    options : SolveOptions
+        Time limit, gap, threads and the model's ``extra`` knobs (see ``solve_carve`` and
+        ``solve_districting``).
+    stop, cancel, callbacks
+        As for :func:`terraplan.solvers.solve`; a cancelled search keeps its incumbent.
+
+    Returns
+    -------
+    TerritorySolution
+
+    Raises
+    ------
+    ParameterError
+        Not a territory mode, an unknown backend or a bad seed.
+    SpecError
+        More territories than active reps (both numbers named), or no territory → rep
+        assignment respects rep capacity and maximum distance.
+    UnsupportedRuleError
+        A rule the territory models cannot encode (see the module docstring).
+    """
+    spec = scenario.spec
+    if spec.mode not in TERRITORY_MODES:
+        raise ParameterError("solve_territories needs a scenario with mode 'carve' or "
+                             f"'geo_unit'. Got {spec.mode.value!r}; use terraplan.solvers.solve.")
+    if backend not in BACKENDS:
+        raise ParameterError(f"The 'backend' parameter of solve_territories must be one of "
+                             f"{BACKENDS}. Got {backend!r}.")
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise ParameterError(f"The 'seed' parameter of solve_territories must be an int >= 0. "
+                             f"Got {seed!r}.")
+    name = default_backend(spec.mode) if backend == "auto" else backend
+    opts = options or SolveOptions()
+    active = _active(scenario)
+    p = territory_count(scenario)
+    if p > active.size:
+        raise SpecError(f"{p} territories but only {active.size} active rep(s): every "
+                        f"territory needs its own rep; lower {spec.mode.value}.territories to "
+                        f"at most {active.size}")
+    _refuse_unencodable(scenario, active)
+    t0 = time.perf_counter()
+    book = scenario.accounts
+    if spec.mode is Mode.CARVE:
+        from terraplan.solvers.carve import CarveProblem, solve_carve
+
+        cp = CarveProblem.from_scenario(scenario)
+        result = solve_carve(cp, backend=name, seed=int(seed), options=opts, stop=stop,
+                             cancel=cancel, callbacks=tuple(callbacks))
+        terr = None
+        if result.assignment is not None and result.centres is not None:
+            terr = np.empty(len(book), dtype=np.int64)
+            for item, rows in enumerate(cp.members):
+                terr[rows] = int(result.assignment[item])
+            cx, cy = _centres_carve(scenario, result.centres)
+    else:
+        from terraplan.solvers.geounit import DistrictingProblem, solve_districting
+
+        gs = scenario
+        if spec.geo_unit is None or spec.geo_unit.territories is None:
+            # one district per *active* rep (the problem's own default counts every rep)
+            gu = GeoUnitSpec(unit_column=spec.geo_unit.unit_column if spec.geo_unit
+                             else "postal_code", territories=p)
+            gs = dataclasses.replace(scenario, spec=spec.model_copy(update={"geo_unit": gu}))
+        dp = DistrictingProblem.from_scenario(gs)
+        result = solve_districting(dp, backend=name, seed=int(seed), options=opts, stop=stop,
+                                   cancel=cancel, callbacks=tuple(callbacks))
+        terr = None
+        if result.assignment is not None and dp.account_unit is not None:
+            terr = np.asarray(result.assignment, dtype=np.int64)[dp.account_unit]
+            cx, cy = _centroids(scenario, terr, p)
+    label = f"{spec.mode.value}-{name}"
+    result = dataclasses.replace(result, backend=label)
+    keep = result.status.has_plan or result.status is Status.CANCELLED
+    if terr is None or not keep:
+        return TerritorySolution(result=dataclasses.replace(result, assignment=None,
+                                                            centres=None), plan=None)
+    t_rep = map_territories(scenario, terr, cx, cy, active)
+    owner = t_rep[terr].astype(np.int32)
+    from terraplan.evaluate import explain_moves  # the evaluator's attribution, as in solve()
+
+    ids = scenario.reps.ids
+    plan0 = Plan.from_indices(book, scenario.reps, owner)
+    reasons = np.asarray(explain_moves(scenario, None, plan0), dtype=np.int8)
+    plan = Plan.from_indices(book, scenario.reps, owner, reasons=reasons, provenance=Provenance(
+        scenario=spec.name, solver=label, seed=int(seed), note=spec.name))
+    territory_rep = tuple(ids[int(r)] for r in t_rep)
+    given = set(t_rep.tolist())
+    idle = tuple(ids[int(r)] for r in active if int(r) not in given)
+    msg = "territory → rep: " + ", ".join(f"T{t + 1}→{r}" for t, r in enumerate(territory_rep))
+    if idle:
+        msg += f"; active rep(s) without a territory (own nothing): {', '.join(idle)}"
+    stats = dict(result.stats)
+    stats.update(territories=p, territory_rep=list(territory_rep), idle_reps=list(idle),
+                 mapping_seconds=time.perf_counter() - t0 - result.runtime)
+    result = dataclasses.replace(result, assignment=owner, reasons=reasons, stats=stats,
+                                 message=(result.message + "; " if result.message else "") + msg)
+    return TerritorySolution(result=result, plan=plan, territory_rep=territory_rep,
+                             idle_reps=idle)
+

@@ -1,0 +1,47 @@
+"""A carve-mode solve job against the real server (``terraplan serve``, jobs in its process
+pool): the job succeeds, the plan owns accounts by rep id and is re-checked by the evaluator."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from apisupport import LiveServer, Store
+
+from terraplan.evaluate import evaluate
+from terraplan.services import Workspace
+from territoryfixtures import carve_scenario
+
+
+def test_carve_solve_job_stores_a_rechecked_plan(live: LiveServer, store: Store) -> None:
+    sc = carve_scenario()
+    with Workspace.open(store.url) as ws:
+        sid = ws.create_scenario("carve", actor="test", spec=sc.spec, book=sc.accounts,
+                                 roster=sc.reps).id
+    planner = store.headers("planner")
+    with live.client() as c:
+        r = c.post(f"/v1/scenarios/{sid}/solves", headers=planner,
+                   json={"backend": "milp", "time_limit": 20, "seed": 3})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        deadline = time.monotonic() + 90
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = c.get(f"/v1/jobs/{job_id}", headers=planner).json()
+            if job["state"] not in ("queued", "running"):
+                break
+            time.sleep(0.2)
+        assert job["state"] == "succeeded", job
+        res = job["result"]
+        assert res["backend"] == "carve-milp" and res["status"] == "optimal"
+        assert res["feasible"] is True and res["objective"] == 4.0
+        assert "T1→R1" in res["message"] and "own nothing): R2" in res["message"]
+        page = c.get(f"/v1/scenarios/{sid}/plan", headers=planner).json()
+        assert page["plan_id"] == res["plan_id"]
+        owners = {i["account_id"]: i["rep_id"] for i in page["items"]}
+        assert owners == {"a0": "R1", "a1": "R1", "a2": "R1", "b0": "R3", "b1": "R3",
+                          "b2": "R3"}
+        reasons = {i["account_id"]: i["reason"] for i in page["items"]}
+        assert reasons["b2"] not in (None, "unchanged") and reasons["a0"] == "unchanged"
+    with Workspace.open(store.url) as ws:
+        assert evaluate(ws.load_scenario(sid), ws.get_plan(sid)).feasible

@@ -1,0 +1,52 @@
+"""``terraplan solve`` on the bundled carve and geo-unit examples (``scenarios/carve``,
+``scenarios/geo_unit``): import, create, solve; the stored plan is re-checked by the evaluator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from clikit import run
+
+from terraplan.evaluate import evaluate
+from terraplan.services import Workspace
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+@pytest.mark.parametrize(("folder", "backend", "territories"), [
+    ("carve", "milp", 5), ("geo_unit", "auto", 6)])
+def test_solve_an_example_scenario(tmp_path: Path, folder: str, backend: str,
+                                   territories: int) -> None:
+    spec = EXAMPLES / folder / "spec.yaml"
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    r = run(["import", str(EXAMPLES / folder / "accounts.csv"),
+             str(EXAMPLES / folder / "reps.csv"), "--spec", str(spec), "-q"], db)
+    assert r.exit_code == 0, r.output
+    assert run(["scenario", "create", folder, "--spec", str(spec)], db).exit_code == 0
+    r = run(["solve", folder, "--backend", backend, "--time-limit", "8", "--json"], db)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["status"] in ("optimal", "feasible") and out["plan_id"] is not None
+    assert out["problem"] == {"mode": folder, "accounts": 300, "reps": 6,
+                              "territories": territories}
+    assert out["after"]["hard_violations"] == 0
+    assert "territory → rep: " in out["message"]
+    with Workspace.open(db) as ws:
+        sc, plan = ws.load_scenario(folder), ws.get_plan(folder)
+    ev = evaluate(sc, plan)
+    assert ev.feasible, [str(v) for v in ev.hard_violations]
+    assert len(set(plan.owner.tolist())) == territories
+    assert out["after"]["objective"]["total"] == pytest.approx(ev.objective.total, rel=1e-9)
+
+
+def test_a_territory_scenario_refuses_the_heuristic(tmp_path: Path) -> None:
+    spec = EXAMPLES / "carve" / "spec.yaml"
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert run(["import", str(EXAMPLES / "carve" / "accounts.csv"),
+                str(EXAMPLES / "carve" / "reps.csv"), "--spec", str(spec), "-q"],
+               db).exit_code == 0
+    assert run(["scenario", "create", "c", "--spec", str(spec)], db).exit_code == 0
+    r = run(["solve", "c", "--backend", "heuristic"], db)
+    assert r.exit_code == 2 and "auto, milp, cpsat" in r.output

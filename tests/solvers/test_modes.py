@@ -1,0 +1,134 @@
+"""The territory-mode entry point (carve, geo_unit): real solvers, every plan re-checked by the
+evaluator, the territory → rep mapping checked by hand and by brute force."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from terraplan.domain import AccountBook, CoordSystem, Reason, Rep, RepRoster
+from terraplan.errors import ParameterError, SpecError, UnsupportedRuleError
+from terraplan.evaluate import evaluate
+from terraplan.solvers import solve_territories
+from terraplan.solvers.base import SolveOptions, Status
+from terraplan.solvers.modes import map_territories
+from territoryfixtures import (
+    CARVE_OWNERS,
+    CARVE_SPEC,
+    GEO_SPEC,
+    carve_scenario,
+    geo_scenario,
+    least_disruption,
+)
+
+FAST = SolveOptions(time_limit=20.0, threads=1)
+
+
+@pytest.mark.parametrize("backend", ["auto", "milp", "cpsat"])
+def test_carve_maps_territories_to_the_reps_that_keep_their_book(backend: str) -> None:
+    sc = carve_scenario()
+    sol = solve_territories(sc, backend=backend, seed=3, options=FAST)
+    r = sol.result
+    assert r.status is Status.OPTIMAL
+    assert r.backend == f"carve-{'milp' if backend == 'auto' else backend}"
+    assert r.objective == pytest.approx(4.0)  # four accounts at distance 1 from their centre
+    assert sol.plan is not None
+    # A (owned by R1) stays with R1 although R2 lives there; B goes to R3, who has 2 of its 3
+    assert sol.plan.to_mapping() == {"a0": "R1", "a1": "R1", "a2": "R1",
+                                     "b0": "R3", "b1": "R3", "b2": "R3"}
+    assert sol.idle_reps == ("R2",) and set(sol.territory_rep) == {"R1", "R3"}
+    assert "without a territory (own nothing): R2" in r.message
+    chosen, best = least_disruption(sc, sol.plan)
+    assert chosen == best == 1000_00
+    # every account whose owner changes carries a reason; the others are unchanged
+    assert sol.plan.reasons is not None
+    reasons = dict(zip(sol.plan.account_ids.tolist(), sol.plan.reasons.tolist(), strict=True))
+    assert reasons["b2"] == Reason.BALANCE  # R3's home is farther than R2's: not travel
+    assert all(reasons[a] == Reason.UNCHANGED for a in CARVE_OWNERS if a != "b2")
+    assert np.array_equal(r.assignment, sol.plan.aligned(sc.accounts, sc.reps))
+    ev = evaluate(sc, sol.plan)
+    assert ev.feasible, [str(v) for v in ev.hard_violations]
+    assert ev.moves.accounts_moved == 1
+
+
+def test_without_current_owners_the_nearest_home_breaks_the_tie() -> None:
+    sc = carve_scenario(owners={})
+    sol = solve_territories(sc, seed=3, options=FAST)
+    assert sol.plan is not None
+    m = sol.plan.to_mapping()
+    assert {m["a0"], m["b0"]} == {"R2", "R1"} and m["a0"] == "R2"  # homes at the centres
+    assert sol.plan.reasons is not None and set(sol.plan.reasons.tolist()) == {Reason.NEW}
+    assert evaluate(sc, sol.plan).feasible
+
+
+def test_rep_capacity_forbids_a_territory() -> None:
+    # R1 can carry 2 h: cluster A (3 h) must go elsewhere; least disruption is then A→R2, B→R3
+    sc = carve_scenario(capacity_r1=2.0)
+    sol = solve_territories(sc, seed=3, options=FAST)
+    assert sol.plan is not None
+    assert sol.plan.owner_of("a0") == "R2" and sol.plan.owner_of("b0") == "R3"
+    assert sol.idle_reps == ("R1",)
+    ev = evaluate(sc, sol.plan)
+    assert ev.feasible, [str(v) for v in ev.hard_violations]
+    reasons = dict(zip(sol.plan.account_ids.tolist(), sol.plan.reasons.tolist(), strict=True))
+    assert reasons["a0"] == Reason.CAPACITY  # R1 was over its capacity before
+
+
+def test_too_many_territories_is_a_clear_error() -> None:
+    spec = CARVE_SPEC | {"carve": {"territories": 4, "capacity": 3}}
+    with pytest.raises(SpecError, match=r"4 territories but only 3 active rep\(s\)"):
+        solve_territories(carve_scenario(spec=spec), options=FAST)
+    sc = carve_scenario()
+    with pytest.raises(SpecError, match=r"3 territories but only 2 active rep\(s\)"):
+        map_territories(sc, np.array([0, 0, 1, 1, 2, 2]), np.zeros(3), np.zeros(3),
+                        reps=np.array([0, 1]))
+
+
+def test_rules_the_territory_models_cannot_keep_are_refused() -> None:
+    sc = carve_scenario(spec=CARVE_SPEC | {"rules": CARVE_SPEC["rules"] | {
+        "eligibility": ["segment"]}})
+    smb_only = replace(sc, reps=RepRoster.of([Rep("R1", segments=frozenset({"SMB"})),
+                                              *list(sc.reps)[1:]]))
+    with pytest.raises(UnsupportedRuleError, match="eligibility"):
+        solve_territories(smb_only, options=FAST)
+    with pytest.raises(ParameterError, match="backend"):
+        solve_territories(carve_scenario(), backend="heuristic")
+    with pytest.raises(ParameterError, match="mode 'carve' or 'geo_unit'"):
+        solve_territories(carve_scenario(spec={"mode": "assign"}))
+
+
+@pytest.mark.parametrize("backend", ["auto", "milp"])
+def test_geo_unit_accounts_follow_their_unit_and_districts_keep_their_reps(backend: str) -> None:
+    sc = geo_scenario()
+    sol = solve_territories(sc, backend=backend, seed=3, options=FAST)
+    assert sol.result.status is Status.OPTIMAL
+    assert sol.result.backend == f"geo_unit-{'cpsat' if backend == 'auto' else backend}"
+    assert sol.plan is not None and sol.idle_reps == ()
+    m = sol.plan.to_mapping()
+    for z in ("Z0", "Z1", "Z2", "Z3"):
+        assert m[f"{z}-0"] == m[f"{z}-1"]  # a unit is never split
+    chosen, best = least_disruption(sc, sol.plan)
+    assert chosen == best
+    moved = [a for a in m if m[a] != sc.accounts.current_owner.value(
+        int(sc.accounts.index_of(a)))]
+    assert sol.plan.reasons is not None
+    codes = dict(zip(sol.plan.account_ids.tolist(), sol.plan.reasons.tolist(), strict=True))
+    assert all(codes[a] in (Reason.TRAVEL, Reason.BALANCE) for a in moved)
+    ev = evaluate(sc, sol.plan)
+    assert ev.feasible, [str(v) for v in ev.hard_violations]
+    assert ev.objective.compactness == sol.result.objective == 3.0  # two sides + the diagonal
+
+
+def test_geo_unit_families_across_units_are_refused() -> None:
+    sc = geo_scenario()
+    accts = list(sc.accounts)
+    accts[-1] = replace(accts[-1], parent_id="Z0-0")  # Z3-1 is a child of Z0-0
+    family = replace(sc, accounts=AccountBook.from_accounts(accts, CoordSystem.PLANAR))
+    with pytest.raises(UnsupportedRuleError, match="families"):
+        solve_territories(family, options=FAST)
+    off = GEO_SPEC | {"rules": GEO_SPEC["rules"] | {"families": False}}
+    sol = solve_territories(replace(family, spec=geo_scenario(off).spec), seed=1, options=FAST)
+    assert sol.plan is not None
+    assert evaluate(replace(family, spec=geo_scenario(off).spec), sol.plan).feasible
