@@ -41,12 +41,14 @@ def test_solve_an_example_scenario(tmp_path: Path, folder: str, backend: str,
     assert out["after"]["objective"]["total"] == pytest.approx(ev.objective.total, rel=1e-9)
 
 
-def test_a_territory_scenario_refuses_the_heuristic(tmp_path: Path) -> None:
-    spec = EXAMPLES / "carve" / "spec.yaml"
+def test_a_geo_unit_scenario_refuses_the_heuristic(tmp_path: Path) -> None:
+    spec = EXAMPLES / "geo_unit" / "spec.yaml"
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    assert run(["import", str(EXAMPLES / "carve" / "accounts.csv"),
-                str(EXAMPLES / "carve" / "reps.csv"), "--spec", str(spec), "-q"],
+    assert run(["import", str(EXAMPLES / "geo_unit" / "accounts.csv"),
+                str(EXAMPLES / "geo_unit" / "reps.csv"), "--spec", str(spec), "-q"],
                db).exit_code == 0
-    assert run(["scenario", "create", "c", "--spec", str(spec)], db).exit_code == 0
-    r = run(["solve", "c", "--backend", "heuristic"], db)
+    assert run(["scenario", "create", "g", "--spec", str(spec)], db).exit_code == 0
+    r = run(["solve", "g", "--backend", "heuristic"], db)
     assert r.exit_code == 2 and "auto, milp, cpsat" in r.output
+    with Workspace.open(db) as ws:
+        assert ws.list_solve_runs("g") == []  # refused before any run is recorded

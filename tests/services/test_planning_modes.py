@@ -50,8 +50,8 @@ def test_a_carve_plan_is_stored_versioned_and_comparable(tmp_path: Path) -> None
         assert again.run.plan_id != out.run.plan_id
         assert [p.id for p in ws.list_plans("carve")][-2:] == [out.run.plan_id,
                                                                  again.run.plan_id]
-        with pytest.raises(ParameterError, match="heuristic"):
-            solve_scenario(ws, "carve", SolveRequest(backend="heuristic"), actor="test")
+        with pytest.raises(ParameterError, match="milp-cbc"):
+            solve_scenario(ws, "carve", SolveRequest(backend="milp-cbc"), actor="test")
         assert len(ws.list_solve_runs("carve")) == 2  # the refused request recorded no run
     finally:
         ws.close()

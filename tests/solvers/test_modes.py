@@ -53,6 +53,15 @@ def test_carve_maps_territories_to_the_reps_that_keep_their_book(backend: str) -
     assert ev.moves.accounts_moved == 1
 
 
+def test_carve_heuristic_backend_for_large_books_goes_through_the_same_mapping() -> None:
+    sc = carve_scenario()
+    sol = solve_territories(sc, backend="heuristic", seed=3,
+                            options=SolveOptions(time_limit=3.0, threads=1))
+    assert sol.result.backend == "carve-heuristic" and sol.plan is not None
+    assert sol.plan.to_mapping()["b2"] == "R3" and sol.idle_reps == ("R2",)
+    assert evaluate(sc, sol.plan).feasible
+
+
 def test_without_current_owners_the_nearest_home_breaks_the_tie() -> None:
     sc = carve_scenario(owners={})
     sol = solve_territories(sc, seed=3, options=FAST)
@@ -94,7 +103,9 @@ def test_rules_the_territory_models_cannot_keep_are_refused() -> None:
     with pytest.raises(UnsupportedRuleError, match="eligibility"):
         solve_territories(smb_only, options=FAST)
     with pytest.raises(ParameterError, match="backend"):
-        solve_territories(carve_scenario(), backend="heuristic")
+        solve_territories(geo_scenario(), backend="heuristic")  # a carve-only backend
+    with pytest.raises(ParameterError, match="backend"):
+        solve_territories(carve_scenario(), backend="milp-cbc")  # an assign backend
     with pytest.raises(ParameterError, match="mode 'carve' or 'geo_unit'"):
         solve_territories(carve_scenario(spec={"mode": "assign"}))
 

@@ -233,7 +233,8 @@ class SolveIn(_In):
 
     backend: str = Field("auto", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
                          description="'auto' or a registered backend (cpsat, milp, heuristic); "
-                         "carve and geo_unit scenarios take auto, milp or cpsat")
+                         "carve scenarios take auto, milp, cpsat or heuristic, geo_unit "
+                         "scenarios auto, milp or cpsat")
     time_limit: float = Field(60.0, gt=0, le=86_400, description="Seconds")
     seed: int | None = Field(None, ge=0, le=2**31 - 1,
                              description="Default: the scenario spec's seed")

@@ -9,7 +9,7 @@ every store write is one transaction).
 
 Scenarios of every mode go through the same service: ``assign`` (the compiled model),
 ``carve`` and ``geo_unit`` (territories drawn by the carve / districting model, then mapped onto
-the active reps; backends ``auto``, ``milp``, ``cpsat``).
+the active reps; backends ``auto``, ``milp``, ``cpsat``, and for carve ``heuristic``).
 
 Exit codes: 0 a plan was found and stored; 1 infeasible, no plan in time, or a plan refused by
 the evaluator; 2 bad input; 130 cancelled with Ctrl-C (the best plan, if any, is kept).
@@ -118,8 +118,8 @@ def register(app: typer.Typer) -> None:
     def solve(
         scenario: str = typer.Argument(..., help="Scenario name or id."),
         backend: str = typer.Option("auto", "--backend", "-b",
-                                    help="auto, cpsat, milp or heuristic (carve and "
-                                    "geo_unit scenarios: auto, milp or cpsat)."),
+                                    help="auto, cpsat, milp or heuristic (geo_unit "
+                                    "scenarios: auto, milp or cpsat)."),
         time_limit: float = typer.Option(60.0, "--time-limit", "-t",
                                          help="Seconds before the best plan so far is taken."),
         seed: int | None = typer.Option(None, "--seed", help="Solver seed (default: spec's)."),

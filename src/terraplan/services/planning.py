@@ -40,8 +40,12 @@ from terraplan.solvers.base import (
     Status,
 )
 from terraplan.solvers.diagnose import Finding, diagnose
-from terraplan.solvers.modes import BACKENDS as TERRITORY_BACKENDS
-from terraplan.solvers.modes import TERRITORY_MODES, solve_territories, territory_count
+from terraplan.solvers.modes import (
+    TERRITORY_MODES,
+    backends_for,
+    solve_territories,
+    territory_count,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +154,12 @@ def solve_scenario(
     """
     started = datetime.now(UTC)
     scenario = ws.load_scenario(ref)
-    if scenario.spec.mode in TERRITORY_MODES and request.backend not in TERRITORY_BACKENDS:
+    if scenario.spec.mode in TERRITORY_MODES and request.backend not in (
+            allowed := backends_for(scenario.spec.mode)):
         # refused before any run is recorded, like an unknown backend name
         raise ParameterError(f"backend {request.backend!r} cannot solve a "
                              f"{scenario.spec.mode.value} scenario; use one of "
-                             f"{', '.join(TERRITORY_BACKENDS)}")
+                             f"{', '.join(allowed)}")
     seed = scenario.spec.seed if request.seed is None else request.seed
     before = evaluate(scenario, Plan.current(scenario.accounts, scenario.reps))
     try:
