@@ -1,9 +1,8 @@
-"""Carve and geo-unit scenarios through ``services.planning`` on a real SQLite store: the plan
-is solved, re-checked by the evaluator, stored, versioned and comparable like an assign plan."""
+"""Carve and geo-unit scenarios through ``services.planning`` on a real store (SQLite, and
+PostgreSQL when configured): the plan is solved, re-checked by the evaluator, stored, versioned
+and comparable like an assign plan."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -17,14 +16,14 @@ from territoryfixtures import carve_scenario, geo_scenario
 REQUEST = SolveRequest(time_limit=20.0, threads=1)
 
 
-def _store(tmp_path: Path, name: str, sc: Scenario) -> Workspace:
-    ws = Workspace.open(f"sqlite:///{tmp_path / 'store.db'}")
+def _store(url: str, name: str, sc: Scenario) -> Workspace:
+    ws = Workspace.open(url)
     ws.create_scenario(name, actor="test", spec=sc.spec, book=sc.accounts, roster=sc.reps)
     return ws
 
 
-def test_a_carve_plan_is_stored_versioned_and_comparable(tmp_path: Path) -> None:
-    ws = _store(tmp_path, "carve", carve_scenario())
+def test_a_carve_plan_is_stored_versioned_and_comparable(migrated_url: str) -> None:
+    ws = _store(migrated_url, "carve", carve_scenario())
     try:
         out = solve_scenario(ws, "carve", REQUEST, actor="test")
         assert out.result.status.value == "optimal" and out.plan is not None
@@ -57,8 +56,8 @@ def test_a_carve_plan_is_stored_versioned_and_comparable(tmp_path: Path) -> None
         ws.close()
 
 
-def test_a_geo_unit_plan_is_stored(tmp_path: Path) -> None:
-    ws = _store(tmp_path, "zip", geo_scenario())
+def test_a_geo_unit_plan_is_stored(migrated_url: str) -> None:
+    ws = _store(migrated_url, "zip", geo_scenario())
     try:
         out = solve_scenario(ws, "zip", REQUEST, actor="test")
         assert out.plan is not None and out.after is not None and out.after.feasible
