@@ -29,7 +29,7 @@ from terraplan.solvers.carve.linear import LinearModel, solve_milp
 from terraplan.solvers.geounit import model as _model
 from terraplan.solvers.geounit.cpsat import solve_linear
 from terraplan.solvers.geounit.cuts import solve_by_cuts
-from terraplan.solvers.geounit.heuristic import recursive_bisection
+from terraplan.solvers.geounit.heuristic import primal_plan
 from terraplan.solvers.geounit.problem import DistrictingProblem
 
 __all__ = ["BACKENDS", "DistrictingProblem", "solve_districting"]
@@ -37,6 +37,42 @@ __all__ = ["BACKENDS", "DistrictingProblem", "solve_districting"]
 log = logging.getLogger(__name__)
 
 BACKENDS = ("milp", "cpsat")
+
+
+#: Default share of the time limit given to the primal heuristic (``extra["heuristic_time"]``
+#: overrides it in seconds); the exact model gets the rest, warm-started by the heuristic's plan.
+HEURISTIC_SHARE = 0.6
+#: Work limit of one exact two-district re-split in the heuristic's pair descent: CP-SAT
+#: deterministic time (one worker, so the result depends on the seed only), HiGHS seconds.
+PAIR_WORK = 1.0
+
+
+def _primal(problem: DistrictingProblem, backend: str, seed: int, opts: SolveOptions,
+            cancel: CancelToken | None, deadline: float) -> npt.NDArray[np.int64] | None:
+    """The heuristic plan of :func:`~terraplan.solvers.geounit.heuristic.primal_plan`, pair
+    re-splits solved by ``backend``."""
+
+    def pair_solve(lm: LinearModel, start: npt.NDArray[np.float64], left: float
+                   ) -> npt.NDArray[np.float64] | None:
+        if left <= 0.05:
+            return None
+        if backend == "milp":
+            out = solve_milp(lm, SolveOptions(time_limit=min(left, 2 * PAIR_WORK), gap=0.0,
+                                              threads=opts.threads),
+                             start=start, cancel=cancel, seed=seed,
+                             prefer=str(opts.extra.get("milp_solver", "highs")),
+                             integral_objective=problem.measure == "cut_edges")
+            return out.values
+        o = SolveOptions(time_limit=min(left, 10 * PAIR_WORK), gap=0.0, threads=1,
+                         extra={"cpsat": {"max_deterministic_time": PAIR_WORK}})
+        _, vals, _, _, _ = solve_linear(lm, o, seed=seed, start=start, cancel=cancel,
+                                        callbacks=())
+        return vals
+
+    plan = primal_plan(problem, seed=seed, solve=pair_solve, deadline=deadline, cancel=cancel)
+    if plan is None or problem.violations(plan):
+        return None
+    return _model.canonical(plan, problem.k)
 
 
 def solve_districting(
@@ -60,10 +96,11 @@ def solve_districting(
     seed : int
     options : SolveOptions
         ``extra``: ``contiguity`` (``"scf"``, default: single-commodity-flow model, warm-started
-        for ``k >= 3`` by recursive bisection within ``heuristic_time`` seconds, default 40 % of
-        the time limit; ``"cuts"``: a,b-separator row generation, which proves optimality when
-        the relaxation's optimum is contiguous), ``highs`` / ``cpsat`` dicts of raw solver
-        parameters, ``milp_solver``.
+        by the primal heuristic of :mod:`~terraplan.solvers.geounit.heuristic` (spanning-tree
+        partitions, annealing, exact pair re-splits) within ``heuristic_time`` seconds, default
+        60 % of the time limit, 0 to skip it; ``"cuts"``: a,b-separator row generation, which
+        proves optimality when the relaxation's optimum is contiguous), ``highs`` / ``cpsat``
+        dicts of raw solver parameters, ``milp_solver``.
     stop : accepted for the common signature (exact backends stop on time, gap or cancel).
     cancel : CancelToken, optional
     callbacks : progress callbacks
@@ -118,23 +155,13 @@ def solve_districting(
     if method not in ("cuts", "scf"):
         raise ParameterError("The 'contiguity' option must be 'cuts' or 'scf'. "
                              f"Got {method!r}.")
-    if method == "scf" and start_labels is None and problem.k >= 3:
-        budget = float(opts.extra.get("heuristic_time", 0.4 * opts.time_limit))
-
-        def split_solve(lm: LinearModel, o: SolveOptions
-                        ) -> tuple[Status, npt.NDArray[np.float64] | None]:
-            if backend == "milp":
-                out = solve_milp(lm, o, cancel=cancel, seed=seed,
-                                 prefer=str(opts.extra.get("milp_solver", "highs")),
-                                 integral_objective=problem.measure == "cut_edges")
-                return out.status, out.values
-            st, vals, _, _, _ = solve_linear(lm, o, seed=seed, start=None, cancel=cancel,
-                                             callbacks=())
-            return st, vals
-
+    if method == "scf" and start_labels is None and problem.k >= 2:
+        budget = float(opts.extra.get("heuristic_time", HEURISTIC_SHARE * opts.time_limit))
         if budget > 0:
-            start_labels = recursive_bisection(problem, split_solve, time_budget=budget,
-                                               threads=opts.threads)
+            start_labels = _primal(problem, backend, seed, opts, cancel, t0 + budget)
+            log.info("geo-unit heuristic: %s after %.2f s", "no plan" if start_labels is None
+                     else f"objective {problem.objective(start_labels):.6g}",
+                     time.perf_counter() - t0)
     if method == "cuts" and start_labels is None:
         def sub_solve(lm: LinearModel, start: npt.NDArray[np.float64] | None, tl: float
                       ) -> tuple[Status, npt.NDArray[np.float64] | None, float | None]:
@@ -179,9 +206,10 @@ def solve_districting(
                                                      cancel=cancel, callbacks=callbacks)
     labels = _model.canonical(_model.decode(dm, values), problem.k) if values is not None \
         else None
-    if labels is None and start_labels is not None:
-        labels = start_labels
-        if status is Status.NO_SOLUTION_IN_TIME:
+    if start_labels is not None and (labels is None or problem.objective(labels)
+                                     > problem.objective(start_labels) + 1e-9):
+        labels = start_labels  # the exact search never returns worse than its warm start
+        if status in (Status.NO_SOLUTION_IN_TIME, Status.OPTIMAL):
             status = Status.FEASIBLE
     if labels is not None:
         broken = problem.violations(labels)
