@@ -194,7 +194,7 @@ def solve_districting(
     dm = _model.build(problem)
     start = (_model.start_vector(dm, problem, start_labels) if start_labels is not None
              else None)
-    sub = SolveOptions(time_limit=max(0.5, opts.time_limit - (time.perf_counter() - t0)),
+    sub = SolveOptions(time_limit=max(0.5, opts.time_limit - (time.perf_counter() - t0) - 0.1),
                        gap=opts.gap, threads=opts.threads, log=opts.log, extra=opts.extra)
     if backend == "milp":
         out = solve_milp(dm.model, sub, start=start, cancel=cancel, callbacks=callbacks,
