@@ -35,16 +35,20 @@ def build(problem: CarveProblem, items: IntArray, sites: IntArray) -> CarveModel
     n, m = problem.n, problem.m
     cost = problem.cost
     own = problem.site_item
+    own_listed = np.zeros(m, dtype=np.bool_)
     if problem.self_assign:
         is_own = (own[sites] == items)
+        own_listed[sites[is_own]] = True
         items, sites = items[~is_own], sites[~is_own]
     lm = LinearModel()
     y_cost = np.where((own >= 0) & problem.self_assign,
                       cost[np.maximum(own, 0), np.arange(m)], 0.0)
     y_cost = np.where(np.isfinite(y_cost), y_cost, 0.0)
     # a site whose own item cannot be served there can never open under self-assignment
+    # (and a site whose own pair is left out of the pair set is closed, as in the CP-SAT model)
     y_hi = np.where(problem.self_assign & (own >= 0)
-                    & ~np.isfinite(cost[np.maximum(own, 0), np.arange(m)]), 0.0, 1.0)
+                    & (~np.isfinite(cost[np.maximum(own, 0), np.arange(m)]) | ~own_listed),
+                    0.0, 1.0)
     y = lm.add_vars(m, cost=y_cost, hi=y_hi)
     x = lm.add_vars(items.size, cost=cost[items, sites])
     # assignment: sum_j x_ij (+ y_site(i)) = 1
