@@ -1,16 +1,17 @@
 """A carve-mode solve job against the real server (``terraplan serve``, jobs in its process
-pool): the job succeeds, the plan owns accounts by rep id and is re-checked by the evaluator."""
+pool): the job succeeds, the plan owns accounts by rep id and is re-checked by the evaluator;
+in process, a backend the mode cannot use fails the job with the reason and records no run."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from apisupport import LiveServer, Store
+from apisupport import LiveServer, Store, make_client
 
 from terraplan.evaluate import evaluate
 from terraplan.services import Workspace
-from territoryfixtures import carve_scenario
+from territoryfixtures import carve_scenario, geo_scenario
 
 
 def test_carve_solve_job_stores_a_rechecked_plan(live: LiveServer, store: Store) -> None:
@@ -45,3 +46,21 @@ def test_carve_solve_job_stores_a_rechecked_plan(live: LiveServer, store: Store)
         assert reasons["b2"] not in (None, "unchanged") and reasons["a0"] == "unchanged"
     with Workspace.open(store.url) as ws:
         assert evaluate(ws.load_scenario(sid), ws.get_plan(sid)).feasible
+
+
+def test_a_backend_the_mode_cannot_use_fails_the_job_without_a_run(store: Store) -> None:
+    sc = geo_scenario()
+    with Workspace.open(store.url) as ws:
+        sid = ws.create_scenario("zip", actor="test", spec=sc.spec, book=sc.accounts,
+                                 roster=sc.reps).id
+    planner = store.headers("planner")
+    with make_client(store.url) as c:
+        job = c.post(f"/v1/scenarios/{sid}/solves", headers=planner,
+                     json={"backend": "heuristic", "time_limit": 5}).json()
+        deadline = time.monotonic() + 60
+        while job["state"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.1)
+            job = c.get(f"/v1/jobs/{job['id']}", headers=planner).json()
+        assert job["state"] == "failed"
+        assert "cannot solve a geo_unit scenario; use one of auto, milp, cpsat" in job["error"]
+        assert c.get(f"/v1/scenarios/{sid}/solves", headers=planner).json() == []
