@@ -85,6 +85,19 @@ def test_rep_capacity_forbids_a_territory() -> None:
     assert reasons["a0"] == Reason.CAPACITY  # R1 was over its capacity before
 
 
+def test_max_distance_forbids_a_far_rep() -> None:
+    # R3 lives ~56 km from cluster B: with a 20 km reach B goes to R2 ($2,000 moved), not R3
+    spec = CARVE_SPEC | {"rules": CARVE_SPEC["rules"] | {"max_distance": 20}}
+    sc = carve_scenario(spec=spec)
+    sol = solve_territories(sc, seed=3, options=FAST)
+    assert sol.plan is not None
+    assert sol.plan.owner_of("a0") == "R1" and sol.plan.owner_of("b0") == "R2"
+    assert sol.idle_reps == ("R3",)
+    ev = evaluate(sc, sol.plan)
+    assert ev.feasible, [str(v) for v in ev.hard_violations]
+    assert ev.moves.accounts_moved == 2  # b0, b1 leave R3
+
+
 def test_too_many_territories_is_a_clear_error() -> None:
     spec = CARVE_SPEC | {"carve": {"territories": 4, "capacity": 3}}
     with pytest.raises(SpecError, match=r"4 territories but only 3 active rep\(s\)"):

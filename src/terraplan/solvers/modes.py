@@ -235,12 +235,14 @@ def map_territories(scenario: Scenario, territory: npt.ArrayLike, centre_x: npt.
         allowed &= load[:, None] <= cap[None, :] + 1e-9 * np.maximum(1.0, cap[None, :])
     if rules.max_distance is not None:
         known = ~np.isnan(book.x) & ~np.isnan(book.y)
-        far = pairwise(book.x[known], book.y[known], hx, hy, coord)
-        with np.errstate(invalid="ignore"):
-            too_far = far > rules.max_distance * (1.0 + 1e-9)  # unknown homes never violate
-        bad = np.zeros((p, m), dtype=np.int64)
-        np.add.at(bad, terr[known], too_far.astype(np.int64))
-        allowed &= bad == 0
+        kx, ky, kt = book.x[known], book.y[known], terr[known]
+        for j in range(m):  # one rep at a time: O(accounts) memory on large books
+            if np.isnan(hx[j]) or np.isnan(hy[j]):
+                continue  # an unknown home never violates the maximum distance
+            d = pairwise(kx, ky, hx[j:j + 1], hy[j:j + 1], coord)[:, 0]
+            far = np.zeros(p, dtype=bool)
+            far[kt[d > rules.max_distance * (1.0 + 1e-9)]] = True
+            allowed[:, j] &= ~far
     # tie-break: rank of the home-to-centre distance among all pairs (NaN last); lexicographic
     # weights: any disruption difference outweighs every possible sum of p ranks
     order = np.argsort(np.where(np.isnan(dist), np.inf, dist), axis=None, kind="stable")
@@ -374,8 +376,10 @@ def solve_territories(
         terr = None
         if result.assignment is not None and result.centres is not None:
             terr = np.empty(len(book), dtype=np.int64)
-            for item, rows in enumerate(cp.members):
-                terr[rows] = int(result.assignment[item])
+            sizes = np.fromiter((r.size for r in cp.members), dtype=np.int64,
+                                count=len(cp.members))
+            terr[np.concatenate(cp.members)] = np.repeat(
+                np.asarray(result.assignment, dtype=np.int64), sizes)
             cx, cy = _centres_carve(scenario, result.centres)
     else:
         from terraplan.solvers.geounit import DistrictingProblem, solve_districting
