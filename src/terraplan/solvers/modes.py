@@ -252,6 +252,12 @@ def map_territories(scenario: Scenario, territory: npt.ArrayLike, centre_x: npt.
     if int(disruption.max(initial=0)) * scale * max(p, 1) > 2**62:
         disruption = disruption // 100  # whole currency units keep the cost in int64
     cost = disruption * scale + rank.reshape(p, m)
+    lonely = np.flatnonzero(~allowed.any(axis=1))
+    if lonely.size:
+        load_t = np.bincount(terr, weights=book.workload, minlength=p)
+        raise SpecError(f"{lonely.size} territory(ies) fit no active rep's capacity and maximum "
+                        "distance, e.g. " + ", ".join(
+                            f"T{t + 1} (workload {load_t[t]:,.1f} h)" for t in lonely[:5]))
     tt, rr = np.nonzero(allowed)
     return _assign(p, m, tt, rr, cost[tt, rr], cand)
 
