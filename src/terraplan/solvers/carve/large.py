@@ -4,7 +4,8 @@ For instances far beyond the exact models (thousands of points, hundreds of cent
 phases:
 
 1. **Construction** by capacitated k-means-like location-allocation (:func:`construct`): open
-   ``p`` sites by k-means++ seeding, then alternate
+   ``p`` sites by recursive bisection with demand-proportional centre counts
+   (:func:`bisection_sites`; k-means++ seeding when items have no sites), then alternate
 
    * *allocation*: a min-cost flow (OR-Tools ``SimpleMinCostFlow``) from the items to the open
      sites, each item restricted to its ``k`` cheapest open sites (``k`` doubles when that is
@@ -31,10 +32,11 @@ computed: ``bound`` is ``None``.
 
 Options (``SolveOptions.extra``): ``flow_k`` (open sites per item in the allocation, 8),
 ``construct_iterations`` (30), ``lns_neighbours`` (centres freed per move, 2),
-``lns_max_neighbours`` (5), ``lns_pair_partners`` (with 2 centres, pair each centre with this
-many nearest ones, 3), ``lns_sub_time`` (seconds per sub-MIP, 0.3), ``lns_max_moves``
-(unbounded), ``progress_every`` (seconds, 1). Two-centre sub-problems with integer demands are
-solved exactly by :func:`pair_dp` (no MIP).
+``lns_max_neighbours`` (8), ``lns_pair_partners`` (with 2 centres, pair each centre with this
+many nearest ones, 3), ``lns_sub_time`` (seconds per sub-MIP up to 5 centres, 0.3; times
+``q - 4`` above), ``lns_sub_k`` (sites per item in a sub-MIP, 8; the current one is always
+kept), ``lns_max_moves`` (unbounded), ``progress_every`` (seconds, 1). Two-centre sub-problems
+with integer demands are solved exactly by :func:`pair_dp` (no MIP).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ from terraplan.solvers.base import (
     Status,
     StopCriterion,
 )
+from terraplan.solvers.carve import milp as _milp
+from terraplan.solvers.carve.candidates import candidate_pairs
 from terraplan.solvers.carve.heuristic import _seed_sites, _subproblem
 from terraplan.solvers.carve.problem import CarveProblem
 
@@ -213,12 +217,50 @@ def one_medians(problem: CarveProblem, med: IntArray, site_of_item: IntArray) ->
     return np.unique(new)
 
 
+def bisection_sites(problem: CarveProblem, rng: np.random.Generator) -> IntArray | None:
+    """``p`` centres by recursive bisection with demand-proportional centre counts.
+
+    A group of items with ``k`` centres is split along its two far-apart items ``a`` and ``b``
+    (ordered by ``d(i, a) - d(i, b)``) where the cumulative demand reaches ``k_a / k`` of the
+    group's, and ``k_a = k // 2`` centres go to the ``a`` side; a group with one centre gets its
+    1-median. Item-to-item distance is the cost of an item at the other's site, so every item
+    must have a site (``None`` otherwise).
+    """
+    site_of_item = _site_of_item(problem)
+    if np.any(site_of_item < 0) or problem.p > problem.n:
+        return None
+    cost = problem.cost
+    out: list[int] = []
+    stack: list[tuple[IntArray, int]] = [(np.arange(problem.n), problem.p)]
+    while stack:
+        idx, k = stack.pop()
+        own = site_of_item[idx]
+        if k == 1 or idx.size <= k:
+            tot = cost[np.ix_(idx, own)].sum(axis=0)
+            out.extend(own[np.argsort(tot, kind="stable")[:k]].tolist())
+            continue
+        r = int(idx[rng.integers(idx.size)])
+        a = int(idx[np.argmax(cost[r, own])])
+        b = int(idx[np.argmax(cost[a, own])])
+        key = cost[idx, site_of_item[a]] - cost[idx, site_of_item[b]]
+        order = idx[np.argsort(key, kind="stable")]
+        ka = k // 2
+        cum = np.cumsum(problem.demand[order])
+        cut = int(np.searchsorted(cum, cum[-1] * ka / k))
+        cut = min(max(cut, ka), idx.size - (k - ka))
+        stack.append((order[:cut], ka))
+        stack.append((order[cut:], k - ka))
+    sites = np.unique(np.array(out, dtype=np.int64))
+    return sites if sites.size == problem.p else None
+
+
 def construct(problem: CarveProblem, rng: np.random.Generator, *, k: int = 8,
               iterations: int = 30,
               should_stop: Callable[[], bool] = lambda: False) -> IntArray | None:
     """Capacitated k-means-like location-allocation; best plan seen, or ``None``."""
     site_of_item = _site_of_item(problem)
-    sites = _seed_sites(problem, rng)
+    bis = bisection_sites(problem, rng)
+    sites = bis if bis is not None else _seed_sites(problem, rng)
     best: IntArray | None = None
     best_obj = math.inf
     for _ in range(iterations):
@@ -369,7 +411,7 @@ def improve_lns(problem: CarveProblem, med: IntArray, rng: np.random.Generator, 
                 if key in done:
                     continue
                 moves += 1
-                if st.try_move(chosen, sub_solve, sub_time):
+                if st.try_move(chosen, sub_solve, sub_time * max(1, q - 4)):
                     gains += 1
                     improved = True
                     on_improve(st.obj, f"lns move {moves}: {st.obj:.2f} (q={q})")
@@ -397,8 +439,6 @@ def solve_large(problem: CarveProblem, *, seed: int = 0, options: SolveOptions |
                 callbacks: tuple[ProgressCallback, ...] = (),
                 initial: npt.ArrayLike | None = None) -> SolveResult:
     """Run construction + LNS within ``options.time_limit``; see the module docstring."""
-    from terraplan.solvers.carve import _sub_solve  # lazy: the package imports this module
-
     opts = options or SolveOptions()
     extra = opts.extra
     t0 = time.perf_counter()
@@ -469,14 +509,19 @@ def solve_large(problem: CarveProblem, *, seed: int = 0, options: SolveOptions |
 
     max_moves = extra.get("lns_max_moves")
     sub_time = float(extra.get("lns_sub_time", 0.3))
+    sub_k = int(extra.get("lns_sub_k", 8))
     lns_stats: dict[str, float] = {}
 
     def sub_solve(sub: CarveProblem, local: IntArray, limit: float) -> IntArray | None:
         exact = pair_dp(sub)
         if exact is not None:
             return exact
-        left = max(0.1, deadline - time.perf_counter())
-        return _sub_solve(sub, local, min(limit, left), "milp", seed, opts)
+        left = max(0.1, min(limit, deadline - time.perf_counter()))
+        # each item may only join one of its sub_k cheapest sites (or stay): a restriction
+        items, sites, _ = candidate_pairs(sub, min(sub_k, sub.m), local)
+        o = SolveOptions(time_limit=left, gap=1e-6, threads=opts.threads, extra=opts.extra)
+        return _milp.solve(sub, items, sites, o, seed=seed, start=local, cancel=None,
+                           callbacks=())[1]
 
     if problem.p >= 2 and not should_stop(construct_obj):
         med, lns_stats = improve_lns(
@@ -484,7 +529,7 @@ def solve_large(problem: CarveProblem, *, seed: int = 0, options: SolveOptions |
             sub_solve=sub_solve,
             should_stop=should_stop, on_improve=emit,
             neighbours=int(extra.get("lns_neighbours", 2)),
-            max_neighbours=int(extra.get("lns_max_neighbours", 5)),
+            max_neighbours=int(extra.get("lns_max_neighbours", 8)),
             sub_time=sub_time, max_moves=None if max_moves is None else int(max_moves),
             pair_partners=int(extra.get("lns_pair_partners", 3)))
     broken = problem.violations(med)
