@@ -766,7 +766,8 @@ class _PairStream:
     ``capacity`` bounds the number of pairs kept, so :func:`compile` writes each chunk straight
     into preallocated arrays (untouched tail pages of those never become resident)."""
 
-    def __init__(self, scenario: Scenario, f: _Front, max_candidates: int | None) -> None:
+    def __init__(self, scenario: Scenario, f: _Front, max_candidates: int | None,
+                 only: B | None = None) -> None:
         book, rules = scenario.accounts, scenario.spec.rules
         cont = rules.continuity
         n, m = len(book), len(scenario.reps)
@@ -787,6 +788,8 @@ class _PairStream:
         self.w_t, self.w_d = scenario.spec.objective.travel, scenario.spec.objective.disruption
         self.move_cost = float(cont.move_cost)
         deg = np.diff(f.row_ptr)[f.item_cls] if k else np.zeros(0, np.int64)
+        if only is not None:  # a subset of the items: the others get no pair
+            deg = np.where(only, deg, 0)
         self.pre: tuple[I64, I32] | None = None
         pts = self.oracle.points()
         if max_candidates is not None and pts is not None and k and _USE_KDTREE:
@@ -883,15 +886,83 @@ class _PairStream:
         return self.w_t * travel + self.w_d * self.move_cost * units
 
 
-def pair_cost_chunks(scenario: Scenario) -> Iterator[tuple[I32, I32, F64]]:
+def pair_cost_chunks(scenario: Scenario, items: npt.ArrayLike | None = None
+                     ) -> Iterator[tuple[I32, I32, F64]]:
     """Every candidate pair of ``scenario`` (no ``max_candidates`` cut), chunk by chunk, as
     ``(item, rep, pair_cost)`` with items numbered as in :func:`compile`; items never straddle
-    chunks. Memory stays at one chunk, so a bound of the *full* problem can be priced on books
-    whose full pair arrays would not fit (see :func:`terraplan.solvers.decompose.full_lagrangian`).
+    chunks. ``items`` limits the stream to those items. Memory stays at one chunk, so a bound of
+    the *full* problem can be priced on books whose full pair arrays would not fit (see
+    :func:`terraplan.solvers.decompose.full_lagrangian_bound`).
     """
-    stream = _PairStream(scenario, _front(scenario), None)
+    f = _front(scenario)
+    only = None
+    if items is not None:
+        only = np.zeros(len(f.item_root), dtype=bool)
+        only[np.asarray(items, dtype=np.int64)] = True
+    stream = _PairStream(scenario, f, None, only)
     for it, rp, travel, _, _, units, _ in stream:
         yield it, rp, stream.cost(travel, units)
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedPairs:
+    """What the pairs a ``max_candidates`` compile dropped can cost at least.
+
+    ``items`` (single-account items) had allowed pairs cut by the top-K; every cut pair of
+    ``items[j]`` costs at least ``floor[j]`` and goes to a rep of class row ``row[j]`` (CSR
+    ``row_ptr``/``row_reps``: the reps eligible for that class). ``exact`` lists the items whose
+    cut pairs have no such floor (families: their travel is a sum over members, so the K
+    nearest to the root need not be the K cheapest); price those with
+    :func:`pair_cost_chunks`.
+    """
+
+    items: I64
+    floor: F64
+    row: I64
+    row_ptr: I64
+    row_reps: I32
+    exact: I64
+
+
+def dropped_pairs(problem: ProblemData) -> DroppedPairs:
+    """The pairs the ``max_candidates`` cut of :func:`compile` dropped, as cost floors.
+
+    Why a floor holds for a single account ``i``: the cut keeps its current owner plus the
+    cheapest other reps, and for every rep other than the owner the cost is
+    ``w_travel · travel_weight_i · dist(i, r) + w_disrupt · move_cost · move_unit_i`` with the
+    same move term, so the kept non-owner reps are the nearest ones and every dropped rep costs
+    at least the dearest kept non-owner pair (0 when none was kept; all weights >= 0). Locked
+    accounts drop nothing that was allowed. Without non-negative weights and travel weights, or
+    for a problem restricted otherwise (:func:`terraplan.solvers.decompose.restrict_pairs`),
+    every item with fewer pairs than eligible reps is listed in ``exact``.
+    """
+    sc = problem.scenario
+    f = _front(sc)
+    k = problem.n_items
+    row_deg = np.diff(f.row_ptr)
+    kept = np.diff(problem.indptr)
+    cut = row_deg[f.item_cls] > kept if k else np.zeros(0, dtype=bool)
+    size = np.diff(f.item_indptr)
+    tw = _travel_weight(sc)
+    floors_ok = (problem.stats.get("max_candidates", 0) > 0
+                 and "pairs_restricted_from" not in problem.stats
+                 and problem.w_travel >= 0 and problem.w_disruption * problem.move_cost >= 0
+                 and not np.any(tw < 0))
+    single = cut & (size == 1) & (f.lock[f.item_root] == -1) if floors_ok else \
+        np.zeros(k, dtype=bool)
+    exact = np.flatnonzero(cut & ~single & ((size > 1) | ~floors_ok)).astype(np.int64)
+    items = np.flatnonzero(single).astype(np.int64)
+    # dearest kept non-owner pair per item (0 where every kept pair is the owner's)
+    other = problem.indices != problem.account_owner[problem.item_root][problem.pair_item]
+    dear = np.zeros(k, dtype=np.float64)
+    has = kept > 0
+    if problem.n_pairs:
+        dear[has] = np.maximum.reduceat(np.where(other, problem.pair_cost, 0.0),
+                                        problem.indptr[:-1][has])
+    floor = dear[items]
+    floor -= 1e-9 * np.abs(floor)  # great-circle vs chord rounding in the nearest-rep search
+    return DroppedPairs(items=items, floor=floor, row=f.item_cls[items], row_ptr=f.row_ptr,
+                        row_reps=f.row_reps, exact=exact)
 
 
 def compile(  # noqa: A001 - the documented public name
@@ -1093,6 +1164,7 @@ def compile(  # noqa: A001 - the documented public name
         move_cost=float(cont.move_cost), w_travel=float(w_t), w_disruption=float(w_d),
         w_balance=float(spec.objective.balance), rules=tuple(str(r) for r in present),
         stats={"pairs_before_filters": float(P0), "pairs": float(len(indices)),
+               "pairs_eligible": float(np.diff(f.row_ptr)[f.item_cls].sum()) if k else 0.0,
                "max_candidates": float(max_candidates or 0),
                "protected_accounts": float(protected.sum()), **ph.times},
     )
@@ -1220,6 +1292,7 @@ def encode(problem: ProblemData, plan: Plan) -> I32:
 
 
 __all__: Sequence[str] = (
-    "UNLIMITED", "ProblemData", "Rule", "balance_penalty", "balance_rule_name", "compile",
-    "decode", "encode", "hard_violations", "moved_per_rep", "objective", "warm_start",
+    "UNLIMITED", "DroppedPairs", "ProblemData", "Rule", "balance_penalty", "balance_rule_name",
+    "compile", "decode", "dropped_pairs", "encode", "hard_violations", "moved_per_rep",
+    "objective", "pair_cost_chunks", "warm_start",
 )

@@ -275,22 +275,77 @@ def cheapest_pairs_mask(problem: ProblemData, k: int, per_rep_factor: float = 3.
     return keep
 
 
+
+def _kept_min(problem: ProblemData, lam: npt.NDArray[np.float64],
+              A: npt.NDArray[np.float64], scales: Sequence[float],
+              per_chunk: int = 2_000_000) -> npt.NDArray[np.float64]:
+    """Per scale and item: the smallest ``c_p + s·Σ λ a`` over the problem's own pairs (inf
+    for an item without pairs), in item chunks of about ``per_chunk`` pairs; ``(S, k)``."""
+    k = problem.n_items
+    out = np.full((len(scales), k), np.inf)
+    if not problem.n_pairs:
+        return out
+    ptr = problem.indptr
+    cuts = np.searchsorted(ptr, np.arange(0, problem.n_pairs, per_chunk), side="right") - 1
+    bounds = sorted(set(np.clip(cuts, 0, k).tolist()) | {0, k})
+    for a, b in zip(bounds[:-1], bounds[1:], strict=False):
+        lo, hi = int(ptr[a]), int(ptr[b])
+        if hi == lo:
+            continue
+        it, rep = problem.pair_item[lo:hi], problem.indices[lo:hi]
+        g = np.einsum("kp,kp->p", lam[:, rep], A[:, it])
+        has = np.diff(ptr[a:b + 1]) > 0
+        for j, s in enumerate(scales):
+            out[j, a:b][has] = np.minimum.reduceat(problem.pair_cost[lo:hi] + s * g,
+                                                   ptr[a:b][has] - lo)
+    return out
+
+
+def _row_envelope(dp: Any, lam: npt.NDArray[np.float64], A: npt.NDArray[np.float64],
+                  order: npt.NDArray[np.int64], starts: npt.NDArray[np.int64],
+                  cells: int = 4_000_000) -> npt.NDArray[np.float64]:
+    """``min_{r in row(i)} Σ λ_r a_i`` per item of ``dp.items`` (one matrix product per class
+    row, in blocks of about ``cells`` item × rep entries)."""
+    out = np.empty(len(dp.items))
+    for s, e in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
+        pos = order[s:e]
+        c = int(dp.row[pos[0]])
+        reps = dp.row_reps[dp.row_ptr[c]:dp.row_ptr[c + 1]]
+        lam_c = lam[:, reps]  # (K, d)
+        step = max(1, cells // max(len(reps), 1))
+        for j in range(0, len(pos), step):
+            blk = pos[j:j + step]
+            out[blk] = (A[:, dp.items[blk]].T @ lam_c).min(axis=1) if len(reps) else np.inf
+    return out
+
+
 def full_lagrangian_bound(problem: ProblemData, mu: npt.NDArray[np.float64],
-                          nu: npt.NDArray[np.float64]) -> float:
-    """``L(μ, ν)`` of the **full** problem: every allowed pair of ``problem.scenario``, also when
-    ``problem`` was compiled with ``max_candidates`` (or restricted by :func:`restrict_pairs`).
+                          nu: npt.NDArray[np.float64], *,
+                          scales: Sequence[float] = (1.0,)) -> float:
+    """``max_s L(s·μ, s·ν)`` of the **full** problem: every allowed pair of
+    ``problem.scenario``, also when ``problem`` was compiled with ``max_candidates`` (or
+    restricted by :func:`restrict_pairs`).
 
     A bound computed on a restricted pair set bounds only the restricted problem (dropping
     pairs can raise the optimum), so it is no lower bound of the real one. The Lagrangian value
     at *any* multipliers ``μ, ν ≥ 0`` is (weak duality, see :mod:`terraplan.solvers.bounds`),
-    provided the inner minimum runs over every allowed pair: this prices them chunk by chunk
-    with :func:`terraplan.problem.pair_cost_chunks`, so memory stays at one chunk however many
-    pairs the book has. Good multipliers come from
-    :func:`terraplan.solvers.bounds.lagrangian_bound` on the restricted problem (same items,
-    rows and multiplier shapes). Returns ``inf`` when an item has no allowed pair at all
-    (the problem is infeasible).
+    provided the inner minimum per item runs over every allowed pair. Per item it is the
+    smaller of
+
+    * the minimum over the problem's own pairs, and
+    * for pairs the cut dropped (:func:`terraplan.problem.dropped_pairs`): a single account's
+      cost floor plus ``min_r Σ λ_r a_i`` over its whole class row (a valid under-estimate of
+      every dropped pair, one small matrix product per class), or, for families, the exact
+      minimum over their full candidate rows priced chunk by chunk with
+      :func:`terraplan.problem.pair_cost_chunks`.
+
+    Memory stays at one chunk however many pairs the book has. ``scales`` evaluates the
+    Lagrangian along the ray ``s·(μ, ν)`` (``s = 0`` is the cheapest-pair sum) and returns the
+    best, each value being a valid bound. Good multipliers come from
+    :func:`terraplan.solvers.bounds.lagrangian_bound` on the restricted problem. Returns ``inf``
+    when an item has no allowed pair at all (the problem is infeasible).
     """
-    from terraplan.problem import pair_cost_chunks
+    from terraplan.problem import dropped_pairs, pair_cost_chunks
     from terraplan.solvers.bounds import _dualised
 
     A, lower, upper, _ = _dualised(problem)
@@ -298,17 +353,42 @@ def full_lagrangian_bound(problem: ProblemData, mu: npt.NDArray[np.float64],
     nu = np.asarray(nu, dtype=np.float64)
     if mu.shape != lower.shape or nu.shape != lower.shape or np.any(mu < 0) or np.any(nu < 0):
         raise ValueError(f"multipliers must be non-negative arrays of shape {lower.shape}")
-    lam = mu - nu
-    covered = np.zeros(problem.n_items, dtype=bool)
-    total = 0.0
-    for it, rep, cost in pair_cost_chunks(problem.scenario):
-        if not len(it):
-            continue
-        red = cost + np.einsum("kp,kp->p", lam[:, rep], A[:, it])
-        starts = np.flatnonzero(np.r_[True, it[1:] != it[:-1]])  # items never straddle chunks
-        total += float(np.minimum.reduceat(red, starts).sum())
-        covered[it[starts]] = True
-    if not covered.all():
-        return math.inf
+    if any(s < 0 for s in scales) or not scales:
+        raise ValueError("scales must be a non-empty sequence of numbers >= 0")
+    dp = dropped_pairs(problem)
+    # families (and anything without a floor): price their full rows once
+    ex_it: list[npt.NDArray[np.int32]] = []
+    ex_rep: list[npt.NDArray[np.int32]] = []
+    ex_cost: list[npt.NDArray[np.float64]] = []
+    if len(dp.exact):
+        for it, rep, cost in pair_cost_chunks(problem.scenario, dp.exact):
+            ex_it.append(it)
+            ex_rep.append(rep)
+            ex_cost.append(cost)
+    e_it = np.concatenate(ex_it) if ex_it else np.zeros(0, np.int32)
+    e_rep = np.concatenate(ex_rep) if ex_rep else np.zeros(0, np.int32)
+    e_cost = np.concatenate(ex_cost) if ex_cost else np.zeros(0)
+    e_start = np.flatnonzero(np.r_[True, e_it[1:] != e_it[:-1]]) if len(e_it) else \
+        np.zeros(0, np.int64)
+    order = np.argsort(dp.row, kind="stable")
+    r_sorted = dp.row[order]
+    starts = np.flatnonzero(np.r_[True, r_sorted[1:] != r_sorted[:-1], True]) if len(order) \
+        else np.zeros(1, np.int64)
     fin_u, fin_l = np.isfinite(upper), np.isfinite(lower)
-    return total - float((mu[fin_u] * upper[fin_u]).sum()) + float((nu[fin_l] * lower[fin_l]).sum())
+    const = float((mu[fin_u] * upper[fin_u]).sum()) - float((nu[fin_l] * lower[fin_l]).sum())
+    lam = mu - nu
+    # one pass per piece serves every scale: s·λ·a is s times λ·a, min_r s·λ_r·a = s·min_r λ_r·a
+    item_min = _kept_min(problem, lam, A, scales)
+    e_g = np.einsum("kp,kp->p", lam[:, e_rep], A[:, e_it]) if len(e_it) else np.zeros(0)
+    env = _row_envelope(dp, lam, A, order, starts) if len(dp.items) else np.zeros(0)
+    best_value = -math.inf
+    for j, s in enumerate(scales):
+        row = item_min[j]
+        if len(e_it):
+            row[e_it[e_start]] = np.minimum.reduceat(e_cost + s * e_g, e_start)
+        if len(dp.items):
+            row[dp.items] = np.minimum(row[dp.items], dp.floor + s * env)
+        if not np.all(np.isfinite(row)):
+            return math.inf
+        best_value = max(best_value, float(row.sum()) - s * const)
+    return best_value
