@@ -46,3 +46,47 @@ def test_lagrangian_bounds_any_plan(six_accounts: tuple[AccountBook, RepRoster])
     val, _, _ = lagrangian_value(p, mu, nu)
     assert val <= b.value + 1e-9
     assert b.value <= objective(p, np.array([0, 0, 0, 0, 1, 1])) + 1e-9
+
+
+def _generated(n: int, m: int, tol: float = 0.03) -> Scenario:
+    from terraplan.io.generator import generate_book
+
+    g = generate_book(n, m, seed=3)
+    spec = ScenarioSpec.from_dict({"rules": {"balance": [
+        {"metric": "potential", "tolerance": tol}, {"metric": "workload", "tolerance": tol}]}})
+    return Scenario(spec=spec, accounts=g.accounts, reps=g.reps)
+
+
+def test_column_generation_reaches_the_full_lp() -> None:
+    p = compile(_generated(1500, 15))
+    direct = lp_bound(p, cg_min_pairs=10**9)
+    cg = lp_bound(p, cg_min_pairs=50)  # every pool by column generation
+    assert direct.optimal and cg.optimal
+    assert cg.value == pytest.approx(direct.value, rel=1e-7)
+    assert cg.x is not None and cg.reduced is not None
+    sums = np.bincount(p.pair_item, weights=cg.x, minlength=p.n_items)
+    np.testing.assert_allclose(sums, 1.0, atol=1e-7)
+    # at the optimum no unused pair prices out below zero (up to the pricing tolerance)
+    unused = cg.x < 1e-9
+    assert float(cg.reduced[unused].min()) > -1e-6 * float(np.abs(p.pair_cost).mean())
+
+
+def test_column_generation_stopped_early_is_still_a_bound() -> None:
+    from terraplan.solvers.bounds import _column_generation, _lp_arrays
+
+    p = compile(_generated(1500, 15))
+    full = lp_bound(p, cg_min_pairs=10**9).value
+    pool = p.item_pool[p.pair_item]
+    total = 0.0
+    for q in range(p.n_pools):
+        pairs = np.flatnonzero(pool == q).astype(np.int64)
+        if not len(pairs):
+            continue
+        items = np.unique(p.pair_item[pairs]).astype(np.int64)
+        reps = np.unique(p.indices[pairs]).astype(np.int64)
+        lp = _lp_arrays(p, pairs, items, reps, with_budgets=False)
+        r = _column_generation(p, pairs, items, lp, deadline=float("inf"), cancel=None,
+                               start_k=1, max_rounds=1)
+        assert r is not None
+        total += r.value
+    assert total <= full + 1e-6 * abs(full)

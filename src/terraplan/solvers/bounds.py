@@ -44,7 +44,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -52,10 +52,18 @@ from scipy.sparse import coo_matrix
 
 from terraplan.problem import ProblemData
 
+if TYPE_CHECKING:
+    from terraplan.solvers.base import CancelToken
+
 log = logging.getLogger(__name__)
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+
+#: Pool LPs with more candidate pairs than this are solved by column generation
+#: (:func:`_column_generation`): at 100k accounts a 1.5M-pair pool LP takes minutes in one
+#: piece, a few seconds from each item's three cheapest pairs plus priced-in columns.
+CG_MIN_PAIRS = 200_000
 
 #: Above this many candidate pairs in one LP the relaxation is skipped (memory/time; ≈ 100k
 #: accounts with a handful of eligible reps each).
@@ -85,6 +93,9 @@ class Bound:
     prices : ndarray or None
         Row duals of the balance/capacity rows mapped to per-(rule, rep) prices, as a
         ``(R + 1, m)`` array (row ``R`` = capacity); ``None`` for LP-less bounds.
+    reduced : ndarray or None
+        LP reduced cost of every pair at the final duals (NaN where not solved): how much
+        dearer than the LP's choice each alternative is; guides the heuristic's rounding.
     stats : mapping
     """
 
@@ -95,6 +106,7 @@ class Bound:
     runtime: float = 0.0
     x: F64 | None = None
     prices: F64 | None = None
+    reduced: F64 | None = None
     stats: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -106,13 +118,63 @@ def _hard_rules(problem: ProblemData) -> list[int]:
     return [b for b in range(len(problem.balance_metric)) if problem.balance_hard[b]]
 
 
+@dataclass(frozen=True, slots=True)
+class LpArrays:
+    """The LP of :func:`_lp_arrays` as arrays: columns are ``pairs`` then soft-deviation ``d``.
+
+    ``A`` is CSR (rows × columns); ``elastic`` marks the rows whose violation the column
+    generation may buy with an artificial slack (hard bands and capacities)."""
+
+    cost: F64
+    A: Any  # scipy.sparse.csr_matrix
+    row_lo: F64
+    row_hi: F64
+    col_hi: F64
+    n_x: int
+    blocks: list[tuple[int, I64]]
+    first_block_row: int
+    elastic_rows: I64
+
+
 def _build_lp(problem: ProblemData, pairs: I64, items: I64, reps: I64,
               with_budgets: bool) -> tuple[Any, list[tuple[int, I64]], int]:
     """A HiGHS LP over ``pairs`` (a subset closed under items); returns it, the balance/capacity
     row blocks ``(rule or R for capacity, rep indices)`` in row order, and the first such row."""
+    lp = _lp_arrays(problem, pairs, items, reps, with_budgets)
+    return _highs(lp), lp.blocks, lp.first_block_row
+
+
+def _highs(lp: LpArrays, cols: I64 | None = None, elastic_cost: float | None = None) -> Any:
+    """A HiGHS model of ``lp`` restricted to ``cols`` (all columns by default), with a pair of
+    artificial slack columns (cost ``elastic_cost`` each) on every elastic row when given."""
     import highspy  # local: keeps the module importable for Lagrangian-only use
 
     inf = highspy.kHighsInf
+    A = lp.A if cols is None else lp.A[:, cols]
+    cost = lp.cost if cols is None else lp.cost[cols]
+    hi = lp.col_hi if cols is None else lp.col_hi[cols]
+    n_cols = len(cost)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.addVars(n_cols, np.zeros(n_cols), hi)
+    h.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), cost)
+    A = A.tocsr()
+    h.addRows(A.shape[0], lp.row_lo, lp.row_hi, int(A.nnz), A.indptr.astype(np.int32),
+              A.indices.astype(np.int32), A.data.astype(np.float64))
+    if elastic_cost is not None and len(lp.elastic_rows):
+        e = len(lp.elastic_rows)
+        # slack j < e adds +1 to its row (covers a shortfall), slack j ≥ e subtracts 1 (excess)
+        rows = np.concatenate([lp.elastic_rows, lp.elastic_rows]).astype(np.int32)
+        vals = np.concatenate([np.ones(e), -np.ones(e)])
+        h.addCols(2 * e, np.full(2 * e, float(elastic_cost)), np.zeros(2 * e),
+                  np.full(2 * e, inf), 2 * e, np.arange(2 * e, dtype=np.int32), rows, vals)
+    return h
+
+
+def _lp_arrays(problem: ProblemData, pairs: I64, items: I64, reps: I64,
+               with_budgets: bool) -> LpArrays:
+    """The LP over ``pairs`` as arrays (see :func:`_build_lp`)."""
+    inf = math.inf
     k_loc = len(items)
     item_pos = np.full(problem.n_items, -1, dtype=np.int64)
     item_pos[items] = np.arange(k_loc)
@@ -176,6 +238,7 @@ def _build_lp(problem: ProblemData, pairs: I64, items: I64, reps: I64,
         blocks.append((R, rr))
         n_rows += len(rr)
 
+    elastic_end = n_rows
     # soft balance: deviation columns d (two rows each: T/t - d <= 1 + tol, T/t + d >= 1 - tol)
     soft_cost: list[F64] = []
     n_d = 0
@@ -243,40 +306,73 @@ def _build_lp(problem: ProblemData, pairs: I64, items: I64, reps: I64,
     A = coo_matrix((np.concatenate(rows_v), (np.concatenate(rows_r), np.concatenate(rows_c))),
                    shape=(n_rows, n_cols)).tocsr()
     A.sum_duplicates()
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.addVars(n_cols, np.zeros(n_cols), np.concatenate([np.ones(n_x), np.full(n_d, inf)]))
-    h.changeColsCost(n_cols, np.arange(n_cols, dtype=np.int32), cost)
-    h.addRows(n_rows, np.concatenate(lo), np.concatenate(hi), int(A.nnz),
-              A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(np.float64))
-    return h, blocks, first_block_row
+    return LpArrays(cost=cost, A=A, row_lo=np.concatenate(lo), row_hi=np.concatenate(hi),
+                    col_hi=np.concatenate([np.ones(n_x), np.full(n_d, inf)]), n_x=n_x,
+                    blocks=blocks, first_block_row=first_block_row,
+                    elastic_rows=np.arange(first_block_row, elastic_end, dtype=np.int64))
+
+
+@dataclass(frozen=True, slots=True)
+class _LpResult:
+    """One (pool) LP: ``status`` is ``"optimal"``, ``"partial"`` (column generation stopped
+    early: ``value`` is still a valid bound, see :func:`_column_generation`), ``"infeasible"``
+    or ``"limit"`` (no bound)."""
+
+    status: str
+    value: float
+    x: F64 | None = None
+    prices: F64 | None = None
+    reduced: F64 | None = None
+    stats: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _solve_lp(problem: ProblemData, pairs: I64, with_budgets: bool, time_limit: float,
-              threads: int) -> tuple[str, float, F64 | None, F64 | None]:
-    """Solve one LP; returns (status, value, x over ``pairs``, prices (R+1, m))."""
+              threads: int, cancel: CancelToken | None = None,
+              cg_min_pairs: int | None = None) -> _LpResult:
+    """Solve one LP over ``pairs``: directly, or by column generation above ``cg_min_pairs``
+    pairs (default :data:`CG_MIN_PAIRS`) when it has no global budget rows."""
     import highspy
 
+    from terraplan.solvers._exact import CancelWatcher
+
+    t0 = time.perf_counter()
     items = np.unique(problem.pair_item[pairs]).astype(np.int64)
     reps = np.unique(problem.indices[pairs]).astype(np.int64)
-    h, blocks, first = _build_lp(problem, pairs, items, reps, with_budgets)
-    h.setOptionValue("time_limit", max(float(time_limit), 0.1))
+    lp = _lp_arrays(problem, pairs, items, reps, with_budgets)
+    budgets = with_budgets and (problem.max_moved_accounts >= 0
+                                or problem.max_moved_potential >= 0
+                                or problem.max_moved_per_rep >= 0)
+    cg_min = CG_MIN_PAIRS if cg_min_pairs is None else cg_min_pairs
+    if len(pairs) > cg_min and not budgets:
+        with_cg = _column_generation(problem, pairs, items, lp, t0 + time_limit, cancel)
+        if with_cg is not None:
+            return with_cg
+    h = _highs(lp)
+    h.setOptionValue("time_limit", max(float(time_limit - (time.perf_counter() - t0)), 0.1))
     # HiGHS fixes its thread pool at the first solve of the process; a different "threads"
     # later makes run() fail ("Not Set"), so the pool is left at its process-wide default.
     h.setOptionValue("presolve", "on")
-    h.run()
+    with CancelWatcher(cancel, h.cancelSolve):
+        h.run()
     st = h.getModelStatus()
     if st == highspy.HighsModelStatus.kInfeasible:
-        return "infeasible", math.inf, None, None
+        return _LpResult("infeasible", math.inf)
     if st != highspy.HighsModelStatus.kOptimal:
-        return "limit", -math.inf, None, None
+        return _LpResult("limit", -math.inf)
     sol = h.getSolution()
-    x = np.asarray(sol.col_value, dtype=np.float64)[:len(pairs)]
+    x = np.asarray(sol.col_value, dtype=np.float64)[:lp.n_x]
+    y = np.asarray(sol.row_dual, dtype=np.float64)
     val = float(h.getInfo().objective_function_value)
-    duals = np.asarray(sol.row_dual, dtype=np.float64)
+    reduced = lp.cost[:lp.n_x] - lp.A[:, :lp.n_x].T @ y
+    return _LpResult("optimal", val, x, _prices(problem, reps, lp, y), reduced,
+                     {"columns": lp.n_x, "rounds": 1})
+
+
+def _prices(problem: ProblemData, reps: I64, lp: LpArrays, duals: F64) -> F64:
+    """Row duals of the balance/capacity blocks as per-(rule, rep) prices ``(R + 1, m)``."""
     prices = np.zeros((len(problem.balance_metric) + 1, problem.n_reps), dtype=np.float64)
-    row = first
-    for b, rr in blocks:
+    row = lp.first_block_row
+    for b, rr in lp.blocks:
         # (zero-target rows of a rule sit right after its block; skipping them is harmless)
         scale = (np.maximum(problem.rep_capacity[rr], 1.0) if b == len(problem.balance_metric)
                  else problem.target[b, rr])
@@ -285,7 +381,151 @@ def _solve_lp(problem: ProblemData, pairs: I64, with_budgets: bool, time_limit: 
         if b < len(problem.balance_metric):
             zr = reps[problem.target[b, reps] <= 0]
             row += len(zr)
-    return "optimal", val, x, prices
+    return prices
+
+
+def _column_generation(problem: ProblemData, pairs: I64, items: I64, lp: LpArrays,
+                       deadline: float, cancel: CancelToken | None,
+                       start_k: int = 3, add_per_item: int = 2,
+                       max_rounds: int | None = None) -> _LpResult | None:
+    """Column generation for a large pool LP; ``None`` when the restricted LP fails.
+
+    The restricted master starts from each item's ``start_k`` cheapest pairs and every soft
+    deviation column. Hard band and capacity rows get artificial slacks priced far above any
+    assignment cost, so the master is always feasible; the result is the LP of that *elastic*
+    model, which contains every solution of the true LP at the same cost — its optimum is
+    therefore still a lower bound. Each round prices every pair of the pool at the master's
+    row duals (``c − Aᵀy``, one sparse product) and adds up to ``add_per_item`` most negative
+    columns per item. When no column has a negative reduced cost the master is optimal for the
+    whole pool; stopped earlier (deadline, cancel), the bound is the master value plus each
+    item's most negative reduced cost (the convexity-row bound of Lübbecke & Desrosiers), which
+    is valid for any duals — the status is then ``"partial"``.
+    """
+    import highspy
+
+    from terraplan.solvers._exact import CancelWatcher
+
+    n_x = lp.n_x
+    k_loc = len(items)
+    item_pos = np.full(problem.n_items, -1, dtype=np.int64)
+    item_pos[items] = np.arange(k_loc)
+    it = item_pos[problem.pair_item[pairs]]
+    cost_x = lp.cost[:n_x]
+    worst = np.zeros(k_loc)
+    np.maximum.at(worst, it, np.abs(cost_x))
+    # per unit of relative band violation: ten times a rep's share of the pool's dearest cost
+    reps = np.unique(problem.indices[pairs]).astype(np.int64)
+    elastic = 10.0 * max(float(worst.sum()), 1.0) / max(len(reps), 1)
+    At = lp.A.T.tocsr()  # columns × rows: reduced costs are one product
+    # start: each item's start_k cheapest pairs by cost and by an estimate of the reduced cost
+    # at the band prices of a sampled pool (see _sampled_prices) — far fewer pricing rounds
+    y0 = _sampled_prices(problem, pairs, items, reps, lp, it, elastic, deadline, cancel)
+    in_model = _cheapest_k(cost_x, it, k_loc, start_k)
+    if y0 is not None:
+        in_model |= _cheapest_k(cost_x - At[:n_x] @ y0, it, k_loc, start_k)
+    x_cols = np.flatnonzero(in_model)
+    e = len(lp.elastic_rows)
+    # model column → LP column (−1: an artificial slack); slacks sit after the first columns
+    mcols = np.concatenate([x_cols, np.arange(n_x, len(lp.cost)), np.full(2 * e, -1)])
+    cols = mcols[:len(mcols) - 2 * e]
+    h = _highs(lp, cols, elastic_cost=elastic)
+    h.setOptionValue("presolve", "off")  # re-solves warm-start from the previous basis
+    Acsc = lp.A.tocsc()
+    tol = 1e-9 * max(float(np.abs(cost_x).mean()), 1.0)
+    rounds = 0
+    status = "optimal"
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0 or (cancel is not None and cancel.cancelled) or rounds == max_rounds:
+            status = "partial"
+            break
+        h.setOptionValue("time_limit", max(left, 0.1))
+        with CancelWatcher(cancel, h.cancelSolve):
+            h.run()
+        rounds += 1
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            if rounds == 1:
+                return None
+            status = "partial"  # keep the last optimal master's duals (still valid)
+            break
+        y = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+        reduced = lp.cost - At @ y
+        neg = np.flatnonzero(~in_model & (reduced[:n_x] < -tol))
+        if not len(neg):
+            break
+        o = np.lexsort((reduced[neg], it[neg]))
+        neg = neg[o]
+        gi = it[neg]
+        f = np.searchsorted(gi, gi, side="left")
+        new = np.sort(neg[(np.arange(len(neg)) - f) < add_per_item])
+        sub = Acsc[:, new]
+        h.addCols(len(new), lp.cost[new], np.zeros(len(new)), lp.col_hi[new], int(sub.nnz),
+                  sub.indptr[:-1].astype(np.int32), sub.indices.astype(np.int32),
+                  sub.data.astype(np.float64))
+        in_model[new] = True
+        mcols = np.concatenate([mcols, new])
+    if rounds == 0:
+        return None
+    sol = h.getSolution()
+    val = float(h.getInfo().objective_function_value)
+    y = np.asarray(sol.row_dual, dtype=np.float64)
+    reduced = lp.cost - At @ y
+    if status == "partial":
+        most_neg = np.zeros(k_loc)
+        np.minimum.at(most_neg, it, np.minimum(reduced[:n_x], 0.0))
+        val += float(most_neg.sum())
+    cv = np.asarray(sol.col_value, dtype=np.float64)
+    x = np.zeros(n_x)
+    is_x = (mcols >= 0) & (mcols < n_x)
+    x[mcols[is_x]] = cv[is_x]
+    slack = float(cv[mcols < 0].sum())
+    return _LpResult(status, val, x, _prices(problem, reps, lp, y), reduced[:n_x],
+                     {"columns": int(in_model.sum()), "rounds": rounds,
+                      "elastic_slack": slack})
+
+
+def _cheapest_k(values: F64, it: I64, k_loc: int, k: int) -> npt.NDArray[np.bool_]:
+    """Mask of each item's ``k`` smallest ``values`` (``it``: local item of each column)."""
+    order = np.argsort(values, kind="stable")
+    order = order[np.argsort(it[order], kind="stable")]  # by item, then value (two radix-fast
+    first = np.searchsorted(it[order], np.arange(k_loc))  # sorts beat one two-key lexsort)
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[order] = np.arange(len(values)) - first[it[order]]
+    return rank < k
+
+
+def _sampled_prices(problem: ProblemData, pairs: I64, items: I64, reps: I64, lp: LpArrays,
+                    it: I64, elastic: float, deadline: float, cancel: CancelToken | None,
+                    fraction: float = 0.1, seed: int = 0) -> F64 | None:
+    """Row duals (band and capacity rows only, zeros elsewhere) of the LP over a seeded
+    ``fraction`` of the pool's items with its band and capacity limits scaled by the same
+    fraction: an estimate of the full pool's balance prices, used to pick starting columns.
+    ``None`` when the sample LP does not solve."""
+    import highspy
+
+    from terraplan.solvers._exact import CancelWatcher
+
+    pick = np.random.default_rng(seed).random(len(items)) < fraction
+    if pick.sum() < 50:
+        return None
+    share = float(pick.mean())
+    sub = _lp_arrays(problem, pairs[pick[it]], items[pick], reps, with_budgets=False)
+    f, e0 = sub.first_block_row, sub.first_block_row + len(sub.elastic_rows)
+    lo, hi = sub.row_lo.copy(), sub.row_hi.copy()
+    lo[f:e0] *= share
+    hi[f:e0] *= share
+    sub = LpArrays(sub.cost, sub.A, lo, hi, sub.col_hi, sub.n_x, sub.blocks, f,
+                   sub.elastic_rows)
+    h = _highs(sub, elastic_cost=elastic * share)
+    h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.1))
+    with CancelWatcher(cancel, h.cancelSolve):
+        h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    y_sub = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+    y = np.zeros(lp.A.shape[0])
+    y[lp.first_block_row:lp.first_block_row + (e0 - f)] = y_sub[f:e0]
+    return y
 
 
 def lp_bound(
@@ -296,6 +536,8 @@ def lp_bound(
     max_pairs: int = LP_MAX_PAIRS,
     by_pool: bool | None = None,
     mapper: Callable[..., Iterable[Any]] | None = None,
+    cancel: CancelToken | None = None,
+    cg_min_pairs: int | None = None,
 ) -> Bound:
     """LP-relaxation lower bound solved with HiGHS (see the module docstring).
 
@@ -314,11 +556,16 @@ def lp_bound(
         budgets are then relaxed, which keeps the bound valid.
     mapper : callable, optional
         A ``map``-like callable (``concurrent.futures.Executor.map``) over pools.
+    cancel : CancelToken, optional
+        Interrupts the running LP (in-process only: not sent through ``mapper``).
+    cg_min_pairs : int, optional
+        Pool LPs above this many pairs use column generation (default :data:`CG_MIN_PAIRS`).
 
     Returns
     -------
     Bound
-        ``x`` holds the LP value of every pair (NaN where not solved).
+        ``x`` holds the LP value of every pair (NaN where not solved); ``optimal`` is False
+        when a column generation stopped early — ``value`` is then still a valid bound.
     """
     t0 = time.perf_counter()
     if problem.n_items == 0:
@@ -340,36 +587,44 @@ def lp_bound(
                      stats={"reason": f"LP of {biggest} pairs exceeds max_pairs={max_pairs}"})
     # each LP may use the whole limit: a pool LP stopped early voids the bound, and a share by
     # pairs starves small but hard pools when the machine is loaded
-    jobs = [(problem, g, not split, time_limit, threads) for g in groups]
+    jobs = [(problem, g, not split, time_limit, threads, None if mapper else cancel,
+             cg_min_pairs) for g in groups]
     run = mapper if mapper is not None else map
     results = list(run(_solve_lp_job, jobs))
     x = np.full(problem.n_pairs, np.nan, dtype=np.float64)
+    reduced = np.full(problem.n_pairs, np.nan, dtype=np.float64)
     prices = np.zeros((len(problem.balance_metric) + 1, problem.n_reps), dtype=np.float64)
     value = 0.0
-    optimal = True
-    for g, (st, val, xs, pr) in zip(groups, results, strict=True):
-        if st == "infeasible":
+    optimal = valid = True
+    rounds = 0
+    for g, res in zip(groups, results, strict=True):
+        if res.status == "infeasible":
             return Bound(math.inf, "lp-pools" if split else "lp", infeasible=True,
                          runtime=time.perf_counter() - t0)
-        if st != "optimal":
-            optimal = False
+        if res.status not in ("optimal", "partial"):
+            optimal = valid = False
             continue
-        value += val
-        assert xs is not None and pr is not None
-        x[g] = xs
+        optimal &= res.status == "optimal"
+        value += res.value
+        rounds = max(rounds, int(res.stats.get("rounds", 1)))
+        assert res.x is not None and res.prices is not None and res.reduced is not None
+        x[g] = res.x
+        reduced[g] = res.reduced
         reps_g = np.unique(problem.indices[g])
-        prices[:, reps_g] = pr[:, reps_g]
+        prices[:, reps_g] = res.prices[:, reps_g]
     method = "lp-pools" if split else "lp"
-    if not optimal:
+    if not valid:
         value = -math.inf
     return Bound(value, method, optimal=optimal, runtime=time.perf_counter() - t0, x=x,
-                 prices=prices, stats={"lps": len(groups), "largest_lp_pairs": biggest})
+                 prices=prices, reduced=reduced,
+                 stats={"lps": len(groups), "largest_lp_pairs": biggest,
+                        "max_cg_rounds": rounds})
 
 
-def _solve_lp_job(job: tuple[ProblemData, I64, bool, float, int]
-                  ) -> tuple[str, float, F64 | None, F64 | None]:
-    problem, pairs, budgets, tl, threads = job
-    return _solve_lp(problem, pairs, budgets, tl, threads)
+def _solve_lp_job(job: tuple[ProblemData, I64, bool, float, int, CancelToken | None,
+                             int | None]) -> _LpResult:
+    problem, pairs, budgets, tl, threads, cancel, cg_min = job
+    return _solve_lp(problem, pairs, budgets, tl, threads, cancel, cg_min)
 
 
 # -- Lagrangian ---------------------------------------------------------------------------------
@@ -430,6 +685,7 @@ def lagrangian_bound(
     mu0: F64 | None = None,
     nu0: F64 | None = None,
     upper_estimate: float | None = None,
+    cancel: CancelToken | None = None,
 ) -> tuple[Bound, F64, F64]:
     """Best Lagrangian bound found by projected subgradient (Polyak steps when an upper estimate
     of the optimum is given, else diminishing steps). Returns ``(bound, μ, ν)``."""
@@ -475,7 +731,7 @@ def lagrangian_bound(
             step = alpha * base * problem.n_items / (it + 1) / math.sqrt(norm2) / 10.0
         mu = np.maximum(mu + step * g_u / scale, 0.0)
         nu = np.maximum(nu + step * g_l / scale, 0.0)
-        if time.perf_counter() - t0 > time_limit:
+        if time.perf_counter() - t0 > time_limit or (cancel is not None and cancel.cancelled):
             break
     return (Bound(best, "lagrangian", optimal=True, runtime=time.perf_counter() - t0,
                   stats={"iterations": it + 1}), mu, nu)

@@ -67,6 +67,7 @@ from terraplan.solvers.base import (
 from terraplan.solvers.bounds import LP_MAX_PAIRS
 from terraplan.solvers.heuristic.construct import cheapest, construct, from_initial
 from terraplan.solvers.heuristic.polish import pool_pairs, solve_pool_mip
+from terraplan.solvers.heuristic.rounding import round_lp
 from terraplan.solvers.heuristic.search import Search
 from terraplan.solvers.heuristic.state import V_EPS, SearchState
 
@@ -179,9 +180,11 @@ def solve_heuristic(
     cons_time = max(0.05, 0.9 * (deadline - time.perf_counter()))
     bound_value: float | None = None
     bound_method = "none"
+    deterministic = bool(extra.get("deterministic", False))
+    c = None
     if want_bound or (initial is None and not budget):
         c = construct(problem, time_limit=cons_time, threads=options.threads,
-                      lp_max_pairs=lp_max, method=method)
+                      lp_max_pairs=lp_max, method=method, cancel=cancel)
         if c.bound.infeasible:
             return result(Status.INFEASIBLE, f"the {c.bound.method} relaxation is infeasible: "
                           "no assignment meets every hard balance band and capacity")
@@ -189,9 +192,18 @@ def solve_heuristic(
         start = c.item_rep
     else:
         start = cheapest(problem)
+    rounding = None
     if initial is not None or budget:
         # warm start (or current owners under a continuity budget): move as little as possible
         start = from_initial(problem, initial, start)
+    elif (c is not None and c.bound.x is not None and c.bound.reduced is not None
+          and bool(extra.get("rounding", True)) and not deterministic
+          and not (cancel is not None and cancel.cancelled)):
+        # LP solved: round it by restricted pool MIPs (most of the remaining time)
+        round_end = time.perf_counter() + 0.7 * max(deadline - time.perf_counter(), 0.0)
+        start, rounding = round_lp(problem, c.bound.x, c.bound.reduced, start, round_end,
+                                   seed=seed, gap=float(extra.get("rounding_gap", 0.005)),
+                                   cancel=cancel)
     t_cons = time.perf_counter() - t0
 
     # -- local search ---------------------------------------------------------------------------
@@ -226,13 +238,13 @@ def solve_heuristic(
 
     search = Search(state, rng, should_stop, swap_partners=int(extra.get("swap_partners", 8)))
     max_rounds = int(extra.get("max_rounds", 1000))
-    deterministic = bool(extra.get("deterministic", False))
     # the MIP polish stops on wall-clock limits, so it is off in deterministic mode
     mip_max = 0 if deterministic else int(extra.get("mip_max_pairs", MIP_MAX_PAIRS))
     polished = 0
     # small pools: exact MIP first (hinted with the construction), 60 % of the remaining time;
     # then local search over everything (large pools, and whatever the MIPs left)
-    if mip_max > 0 and problem.n_pairs <= MIP_FIRST_PAIRS and not should_stop():
+    if mip_max > 0 and problem.n_pairs <= MIP_FIRST_PAIRS and rounding is None \
+            and not should_stop():
         phase_end[0] = time.perf_counter() + 0.6 * max(deadline - time.perf_counter(), 0.0)
         polished += _polish(state, mip_max, False, min(deadline, phase_end[0]),
                             options.threads, seed, should_stop)
@@ -270,6 +282,8 @@ def solve_heuristic(
     a = state.a
     stats = {"construction_s": t_cons, "evaluations": float(search.evaluations),
              "applied": float(search.applied), "bound_method_lp": float(bound_method != "none"),
+             "rounding_s": rounding.seconds if rounding else 0.0,
+             "pools_rounded": float(rounding.rounded) if rounding else 0.0,
              "violation": state.violation, "pools_polished": float(polished),
              "kicks": float(kicks)}
     bad = hard_violations(problem, a)

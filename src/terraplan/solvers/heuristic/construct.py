@@ -17,6 +17,7 @@ cheapest reduced-cost alternative with room (repair in :mod:`.search` finishes t
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from terraplan.problem import ProblemData, warm_start
+from terraplan.solvers.base import CancelToken
 from terraplan.solvers.bounds import Bound, _argmin_per_item, lagrangian_bound, lp_bound
 
 I64 = npt.NDArray[np.int64]
@@ -36,12 +38,14 @@ class Construction:
     method: str
 
 
-def lp_guided(problem: ProblemData, time_limit: float, threads: int) -> Construction | None:
+def lp_guided(problem: ProblemData, time_limit: float, threads: int,
+              cancel: CancelToken | None = None) -> Construction | None:
     """Argmax of the LP relaxation per item; ``None`` when the LP is too big or not solved."""
-    b = lp_bound(problem, time_limit=time_limit, threads=threads)
+    b = lp_bound(problem, time_limit=time_limit, threads=threads, cancel=cancel)
     if b.infeasible:
         return Construction(np.full(problem.n_items, -1, np.int64), b, "lp")
-    if not b.optimal or b.x is None:
+    # a column generation stopped early still gives a valid bound and a usable x
+    if b.x is None or not math.isfinite(b.value):
         return None
     x = np.nan_to_num(b.x, nan=0.0)
     k = problem.n_items
@@ -53,8 +57,8 @@ def lp_guided(problem: ProblemData, time_limit: float, threads: int) -> Construc
     return Construction(problem.indices[best].astype(np.int64), b, b.method)
 
 
-def price_based(problem: ProblemData, time_limit: float, iterations: int = 150
-                ) -> Construction:
+def price_based(problem: ProblemData, time_limit: float, iterations: int = 150,
+                cancel: CancelToken | None = None) -> Construction:
     """Lagrangian prices, then each item to its cheapest reduced-cost rep."""
     t0 = time.perf_counter()
     # a target for Polyak steps: the cost of the cheapest pair per item plus 20 % (balance
@@ -62,7 +66,7 @@ def price_based(problem: ProblemData, time_limit: float, iterations: int = 150
     best0 = _argmin_per_item(problem, problem.pair_cost)
     ub = float(problem.pair_cost[best0].sum()) * 1.2 + 1.0
     b, mu, nu = lagrangian_bound(problem, iterations=iterations, time_limit=time_limit,
-                                 upper_estimate=ub)
+                                 upper_estimate=ub, cancel=cancel)
     # greedy fill at the final prices: respects upper bands and capacity while it can
     item_rep = greedy_fill(problem, reduced_costs(problem, mu, nu))
     return Construction(item_rep, Bound(b.value, "lagrangian", runtime=time.perf_counter() - t0,
@@ -150,7 +154,8 @@ def cheapest(problem: ProblemData) -> I64:
 
 def construct(problem: ProblemData, *, time_limit: float, threads: int,
               lp_max_pairs: int, method: str = "auto", prune_k: int = 8,
-              pruned_max_pairs: int = 3_000_000) -> Construction:
+              pruned_max_pairs: int = 3_000_000,
+              cancel: CancelToken | None = None) -> Construction:
     """First assignment and a bound.
 
     * ``n_pairs <= lp_max_pairs``: LP-guided on the full problem (the LP value is the bound);
@@ -165,7 +170,7 @@ def construct(problem: ProblemData, *, time_limit: float, threads: int,
     """
     t0 = time.perf_counter()
     if method in ("auto", "lp") and (method == "lp" or problem.n_pairs <= lp_max_pairs):
-        c = lp_guided(problem, time_limit=time_limit, threads=threads)
+        c = lp_guided(problem, time_limit=time_limit, threads=threads, cancel=cancel)
         if c is not None:
             return c
     elif method == "lp-pruned":
@@ -173,15 +178,16 @@ def construct(problem: ProblemData, *, time_limit: float, threads: int,
 
         sub = restrict_pairs(problem, cheapest_pairs_mask(problem, prune_k))
         if sub.n_pairs <= pruned_max_pairs:
-            c = lp_guided(sub, time_limit=0.6 * time_limit, threads=threads)
+            c = lp_guided(sub, time_limit=0.6 * time_limit, threads=threads, cancel=cancel)
             if c is not None and not c.bound.infeasible:
                 left = max(time_limit - (time.perf_counter() - t0), 0.1)
                 b, _, _ = lagrangian_bound(problem, iterations=200, time_limit=left,
-                                           upper_estimate=c.bound.value)
+                                           upper_estimate=c.bound.value, cancel=cancel)
                 return Construction(c.item_rep, Bound(
                     b.value, "lagrangian", runtime=time.perf_counter() - t0,
                     stats={**b.stats, "pruned_lp": c.bound.value}), "lp-pruned")
-    return price_based(problem, time_limit=max(min(time_limit, 0.25 * time_limit + 5.0), 0.1))
+    return price_based(problem, time_limit=max(min(time_limit, 0.25 * time_limit + 5.0), 0.1),
+                       cancel=cancel)
 
 
 __all__ = ["Construction", "cheapest", "construct", "from_initial", "greedy_fill", "lp_guided",

@@ -17,6 +17,8 @@ import contextlib
 import numpy as np
 import numpy.typing as npt
 
+from terraplan.problem import ProblemData
+from terraplan.solvers.base import CancelToken
 from terraplan.solvers.bounds import _build_lp
 from terraplan.solvers.heuristic.state import V_EPS, SearchState
 
@@ -33,34 +35,45 @@ def pool_pairs(state: SearchState) -> list[I64]:
             if cuts[i + 1] > cuts[i]]
 
 
-def solve_pool_mip(state: SearchState, pairs: I64, time_limit: float, threads: int = 1,
-                   seed: int = 0) -> bool:
-    """Re-solve one pool as a MIP and apply the result when better; returns True if applied."""
+def pool_mip(p: ProblemData, pairs: I64, items: I64, reps: I64, hint_rep: I64,
+             time_limit: float, *, seed: int = 0, gap: float = 1e-6,
+             cancel: CancelToken | None = None) -> I64 | None:
+    """MIP over ``pairs`` (closed under ``items``; band rows for every rep in ``reps``), hinted
+    with ``hint_rep`` per item; the chosen pair indices, or ``None`` without a feasible plan."""
     import highspy
 
-    p = state.p
-    items = np.unique(p.pair_item[pairs]).astype(np.int64)
-    reps = np.unique(p.indices[pairs]).astype(np.int64)
+    from terraplan.solvers._exact import CancelWatcher
+
     h, _, _ = _build_lp(p, pairs, items, reps, with_budgets=False)
     n_x = len(pairs)
     h.changeColsIntegrality(n_x, np.arange(n_x, dtype=np.int32),
                             np.full(n_x, highspy.HighsVarType.kInteger.value, dtype=np.uint8))
-    h.setOptionValue("time_limit", max(float(time_limit), 0.05))
+    h.setOptionValue("time_limit", max(float(time_limit), 0.02))
     # HiGHS fixes its thread pool at the first solve of the process; a different "threads"
     # later makes run() fail ("Not Set"), so the pool is left at its process-wide default.
     h.setOptionValue("random_seed", int(seed) % 2_147_483_647)
-    h.setOptionValue("mip_rel_gap", 1e-6)
-    # hint: the current assignment (HiGHS completes the deviation columns itself)
-    cur = (state.a[p.pair_item[pairs]] == p.indices[pairs]).astype(np.float64)
+    h.setOptionValue("mip_rel_gap", float(gap))
+    # the hint: HiGHS completes the deviation columns itself
+    hint = (hint_rep[p.pair_item[pairs]] == p.indices[pairs]).astype(np.float64)
     with contextlib.suppress(AttributeError, TypeError):  # highspy without sparse setSolution
-        h.setSolution(n_x, np.arange(n_x, dtype=np.int32), cur)
-    h.run()
+        h.setSolution(n_x, np.arange(n_x, dtype=np.int32), hint)
+    with CancelWatcher(cancel, h.cancelSolve):
+        h.run()
     if h.getInfo().primal_solution_status != 2:  # no feasible MIP solution
-        return False
+        return None
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)[:n_x]
-    chosen = pairs[x > 0.5]
-    new_rep = np.full(p.n_items, -1, dtype=np.int64)
-    new_rep[p.pair_item[chosen]] = p.indices[chosen]
+    return pairs[x > 0.5]
+
+
+def solve_pool_mip(state: SearchState, pairs: I64, time_limit: float, threads: int = 1,
+                   seed: int = 0) -> bool:
+    """Re-solve one pool as a MIP and apply the result when better; returns True if applied."""
+    p = state.p
+    items = np.unique(p.pair_item[pairs]).astype(np.int64)
+    reps = np.unique(p.indices[pairs]).astype(np.int64)
+    chosen = pool_mip(p, pairs, items, reps, state.a, time_limit, seed=seed)
+    if chosen is None:
+        return False
     changes = [(int(t), int(pn)) for t, pn in zip(p.pair_item[chosen].tolist(), chosen.tolist(),
                                                    strict=True) if state.a[t] != p.indices[pn]]
     if not changes:

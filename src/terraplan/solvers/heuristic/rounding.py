@@ -1,0 +1,132 @@
+"""LP rounding by restricted MIPs, pool by pool.
+
+An optimal basic LP solution has few fractional items (at most one per binding band or capacity
+row), and the LP's reduced costs say which alternatives are nearly as cheap as the LP's choice.
+Taking each item's largest ``x`` (the *argmax* start) is therefore nearly optimal but leaves a
+few reps a little outside their hard bands. Repairing that by local moves is what used to cost
+several percent of travel; here each pool is instead re-solved as a small MIP in which
+
+* every item whose LP value is integral and whose best alternative is dear stays **fixed** at its
+  argmax rep (one column, which presolve removes at once);
+* the **free** items — the fractional ones, plus the ``free_share`` of the pool's items with the
+  smallest alternative reduced cost — may take their argmax rep, any rep the LP used, or one of
+  their ``per_item`` cheapest reps by reduced cost.
+
+The MIP has the pool's hard bands and capacities exactly (the LP of
+:func:`terraplan.solvers.bounds._build_lp` with integral ``x``), is hinted with the argmax start
+and stops at ``gap`` or its share of the time. When the restriction is infeasible or finds
+nothing, it is widened once (three times the free items, two more reps each) and, for small
+pools, replaced by the whole pool. A pool whose MIPs all fail keeps its argmax start for the
+local search to repair. Global continuity budgets are not seen here (they are the search's).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from terraplan.problem import ProblemData
+from terraplan.solvers.base import CancelToken
+from terraplan.solvers.heuristic.polish import pool_mip
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+#: Pools up to this many pairs fall back to the MIP over every pair when restrictions fail.
+FULL_POOL_PAIRS = 5_000
+
+#: Items a restricted pool MIP frees at least (small pools: all of them).
+MIN_FREE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RoundingStats:
+    pools: int
+    rounded: int  # pools whose MIP gave a plan
+    widened: int  # restricted MIPs retried with more freedom
+    seconds: float
+
+
+def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: float, *,
+             seed: int = 0, gap: float = 0.005, free_share: float = 0.1, per_item: int = 3,
+             cancel: CancelToken | None = None) -> tuple[I64, RoundingStats]:
+    """Round the LP solution ``x`` (per pair) pool by pool; returns the rep of every item.
+
+    ``start`` is the argmax assignment (kept wherever a pool's MIP finds nothing); pools are
+    taken smallest first, each with an equal share of the time left.
+    """
+    t0 = time.perf_counter()
+    p = problem
+    a = start.copy()
+    pool = p.item_pool[p.pair_item]
+    order = np.argsort(pool, kind="stable")
+    cuts = np.searchsorted(pool[order], np.arange(p.n_pools + 1))
+    groups = [order[cuts[i]:cuts[i + 1]].astype(np.int64) for i in range(p.n_pools)
+              if cuts[i + 1] > cuts[i]]
+    groups.sort(key=len)
+    rounded = widened = 0
+    for i, pairs in enumerate(groups):
+        if cancel is not None and cancel.cancelled:
+            break
+        if not np.isfinite(reduced[pairs]).all() or not np.isfinite(x[pairs]).all():
+            continue  # this pool's LP was not solved
+        share = (deadline - time.perf_counter()) / (len(groups) - i)
+        if share < 0.02:
+            break
+        pool_deadline = time.perf_counter() + share
+        attempts = [(free_share, per_item), (min(3 * free_share, 1.0), per_item + 2)]
+        if len(pairs) <= FULL_POOL_PAIRS:
+            attempts.append((1.0, 10**9))
+        for j, (fs, pi) in enumerate(attempts):
+            left = pool_deadline - time.perf_counter()
+            if left < 0.02:
+                break
+            # the first try gets most of the pool's time; a retry what is left
+            limit = left * (0.6 if j + 1 < len(attempts) else 1.0)
+            got = _pool_mip(p, pairs, x, reduced, a, fs, pi, limit, seed, gap, cancel)
+            if got is not None:
+                items, reps = got
+                a[items] = reps
+                rounded += 1
+                break
+            widened += 1
+    return a, RoundingStats(len(groups), rounded, widened, time.perf_counter() - t0)
+
+
+def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
+              free_share: float, per_item: int, time_limit: float, seed: int, gap: float,
+              cancel: CancelToken | None) -> tuple[I64, I64] | None:
+    """One restricted MIP over a pool; ``(items, reps)`` of its plan, or ``None``."""
+    it = p.pair_item[pairs].astype(np.int64)
+    rep = p.indices[pairs].astype(np.int64)
+    items = np.unique(it)
+    reps = np.unique(rep)
+    xs, rc = x[pairs], reduced[pairs]
+    is_start = rep == start[it]
+    # each item's cheapest alternative to its start rep, by reduced cost
+    alt = np.full(p.n_items, np.inf)
+    np.minimum.at(alt, it, np.where(is_start, np.inf, rc))
+    frac = np.zeros(p.n_items, dtype=bool)
+    frac[it[(xs > 1e-6) & (xs < 1 - 1e-6)]] = True
+    n_free = max(MIN_FREE, int(free_share * len(items)))
+    free = np.zeros(p.n_items, dtype=bool)
+    free[items[np.argsort(alt[items], kind="stable")[:n_free]]] = True
+    free |= frac
+    # rank of each pair within its item by reduced cost
+    o = np.argsort(rc, kind="stable")
+    o = o[np.argsort(it[o], kind="stable")]
+    first = np.searchsorted(it[o], it[o], side="left")
+    rank = np.empty(len(pairs), dtype=np.int64)
+    rank[o] = np.arange(len(pairs)) - first
+    keep = np.where(free[it], is_start | (xs > 1e-6) | (rank < per_item), is_start)
+    chosen = pool_mip(p, pairs[keep], items, reps, start, time_limit, seed=seed, gap=gap,
+                      cancel=cancel)
+    if chosen is None:
+        return None
+    return p.pair_item[chosen].astype(np.int64), p.indices[chosen].astype(np.int64)
+
+
+__all__ = ["RoundingStats", "round_lp"]
