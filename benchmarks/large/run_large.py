@@ -24,8 +24,9 @@ bounds only the restricted problem. The reported ``bound`` is then the Lagrangia
 ``--bound-time`` seconds of subgradient on the restricted problem: valid for the real problem.
 Without ``--max-candidates`` the heuristic's own bound is already one of the full problem.
 
-The allocator returns large freed blocks to the OS (``mallopt(M_MMAP_THRESHOLD, 1 MiB)`` on
-glibc; ``--no-mmap-threshold`` keeps glibc's adaptive default), so RSS follows the live arrays.
+``--mmap-threshold`` makes glibc serve every block above 1 MiB by mmap (``mallopt``), so freed
+temporaries leave RSS at once: about 0.3 GB less RSS at 1M accounts, but chunked compilation
+runs up to 2-3x slower (fresh pages fault in for every chunk), so it is off by default.
 """
 
 from __future__ import annotations
@@ -140,11 +141,11 @@ def main() -> None:
                     help="with --max-candidates: skip the full-problem bound")
     ap.add_argument("--progress-every", type=float, default=30.0)
     ap.add_argument("--jsonl", default=None, help="append every row to this file")
-    ap.add_argument("--no-mmap-threshold", action="store_true")
+    ap.add_argument("--mmap-threshold", action="store_true")
     ap.add_argument("--lp-bound", action="store_true", help="also solve the full LP bound")
     ap.add_argument("--rebalance", action="store_true", help="also rebalance one departure")
     args = ap.parse_args()
-    mmap = False if args.no_mmap_threshold else set_mmap_threshold(1 << 20)
+    mmap = set_mmap_threshold(1 << 20) if args.mmap_threshold else False
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
     rec = Recorder(args.jsonl, {"accounts": args.accounts, "reps": args.reps, "git": rev})
