@@ -170,7 +170,7 @@ def main() -> None:
     pair_bytes = sum(a.nbytes for a in (p.indices, p.pair_item, p.pair_travel, p.pair_moved,
                                         p.pair_moved_potential, p.pair_move_units, p.pair_cost))
     rec.row("phase", phase="compile", s=round(time.perf_counter() - t, 2), items=p.n_items,
-            pairs=p.n_pairs, pairs_eligible=int(p.stats["pairs_before_filters"]),
+            pairs=p.n_pairs, pairs_eligible=int(p.stats["pairs_eligible"]),
             pools=p.n_pools, pair_array_gb=round(pair_bytes / GB, 3),
             bytes_per_pair=round(pair_bytes / max(p.n_pairs, 1), 1))
 
