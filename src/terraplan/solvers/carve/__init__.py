@@ -100,8 +100,10 @@ def _round_bound(bound: float, integral: bool) -> float:
     return float(np.ceil(bound - 1e-6)) if integral else bound
 
 
-#: Safe pair sets up to this size are solved directly, without core rounds.
-CORE_MIN_PAIRS = 12_000
+#: Safe pair sets up to this size are solved directly, without core rounds. 0: core rounds
+#: run whenever the core is much smaller than the safe set (on pmedcap1 they raise the bound
+#: and find the optimum quickly on most instances; measured in docs/benchmarks.md).
+CORE_MIN_PAIRS = 0
 
 Runner = Callable[..., tuple[Status, "IntArray | None", "float | None", str]]
 
@@ -297,6 +299,8 @@ def solve_carve(
         restricted_bound, bound = bound, None
     if proven is not None:
         bound = proven if bound is None else max(bound, proven)
+    if bound is not None and _integral_costs(problem):
+        bound = _round_bound(bound, True)
     # keep the better of the model's plan and the warm start
     if start is not None and (med is None or problem.objective(start) < problem.objective(med)):
         if med is None and status is Status.NO_SOLUTION_IN_TIME:
