@@ -4,13 +4,16 @@ evaluator, the territory → rep mapping checked by hand and by brute force."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from adjacencyfixtures import unit_districts, write_geo_files
 from terraplan.domain import AccountBook, CoordSystem, Reason, Rep, RepRoster
 from terraplan.errors import ParameterError, SpecError, UnsupportedRuleError
 from terraplan.evaluate import evaluate
+from terraplan.io import load_scenario
 from terraplan.solvers import solve_territories
 from terraplan.solvers.base import SolveOptions, Status
 from terraplan.solvers.modes import map_territories
@@ -156,3 +159,35 @@ def test_geo_unit_families_across_units_are_refused() -> None:
     sol = solve_territories(replace(family, spec=geo_scenario(off).spec), seed=1, options=FAST)
     assert sol.plan is not None
     assert evaluate(replace(family, spec=geo_scenario(off).spec), sol.plan).feasible
+
+
+@pytest.mark.parametrize("backend", ["milp", "cpsat"])
+def test_geo_unit_uses_the_supplied_adjacency(tmp_path: Path, backend: str) -> None:
+    # supplied path Z0 - Z1 - Z3 - Z2: the only contiguous split is {Z0, Z1} | {Z2, Z3}
+    sc, _ = load_scenario(write_geo_files(tmp_path))
+    assert sc.units is not None
+    for spec in (sc.spec, sc.spec.model_copy(update={"objective": sc.spec.objective.model_copy(
+            update={"compactness_measure": "cut_perimeter"})})):
+        s = replace(sc, spec=spec)
+        sol = solve_territories(s, backend=backend, seed=3, options=FAST)
+        assert sol.result.status is Status.OPTIMAL and sol.plan is not None
+        assert unit_districts(s, sol.plan) == {frozenset({"Z0", "Z1"}), frozenset({"Z2", "Z3"})}
+        assert "adjacency: supplied (4 units, 3 edges)" in sol.result.message
+        ev = evaluate(s, sol.plan)  # the evaluator re-checks on the same supplied graph
+        assert ev.feasible, [str(v) for v in ev.hard_violations]
+        # one cut border, Z1 - Z3, whose shared perimeter is 2
+        want = 1.0 if spec.objective.compactness_measure == "cut_edges" else 2.0
+        assert ev.objective.compactness == sol.result.objective == want
+
+
+def test_geo_unit_without_adjacency_falls_back_to_delaunay_and_says_so(tmp_path: Path) -> None:
+    sc, _ = load_scenario(write_geo_files(tmp_path, adjacency=None))
+    assert sc.units is None
+    sol = solve_territories(sc, backend="cpsat", seed=3, options=FAST)
+    assert sol.plan is not None and evaluate(sc, sol.plan).feasible
+    assert ("adjacency: Delaunay triangulation of the unit centroids (no inputs.adjacency)"
+            in sol.result.message)
+    # a spec naming a file that was not loaded with the scenario says so, too
+    named, _ = load_scenario(write_geo_files(tmp_path / "named"))
+    sol = solve_territories(replace(named, units=None), backend="cpsat", seed=3, options=FAST)
+    assert "inputs.adjacency 'edges.csv' was not loaded" in sol.result.message

@@ -2,11 +2,13 @@
 
 Only used when ``spec.mode`` is ``geo_unit``. Each account belongs to the unit named by its
 ``spec.geo_unit.unit_column`` value (postal code, region or country). The unit graph is
-``scenario.units`` when supplied (every unit-column value of the book must be one of its units);
-otherwise it is rebuilt here, independently of the solvers, as the Delaunay triangulation of the
-unit centroids (mean account location), falling back to a path in coordinate order when fewer
-than three units or collinear centroids make the triangulation undefined. Edge weights are the
-graph's (shared perimeter) or 1.
+``scenario.units`` when supplied — the spec's ``inputs.adjacency`` (edge list or GeoJSON) as
+loaded by :func:`terraplan.io.load_scenario` or stored with the scenario by the workspace, the
+very graph the districting model was built on (every unit-column value of the book must be one
+of its units); otherwise it is rebuilt here, independently of the solvers, as the Delaunay
+triangulation of the unit centroids (mean account location), falling back to a path in
+coordinate order when fewer than three units or collinear centroids make the triangulation
+undefined. Edge weights are the graph's (shared perimeter) or 1.
 
 A unit's *owner* is the rep of all its assigned accounts; a unit whose accounts sit with two or
 more reps is *split* (a hard ``unit_split`` violation); a unit with no assigned account (for

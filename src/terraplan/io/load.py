@@ -16,6 +16,7 @@ import numpy as np
 from terraplan.domain import AccountBook, RepRoster, Scenario, ScenarioSpec
 from terraplan.errors import InputValidationError, ParameterError, Problem, SpecError
 from terraplan.io.accounts import AccountsOutcome, validate_accounts
+from terraplan.io.adjacency import load_adjacency
 from terraplan.io.report import ON_ERROR_VALUES, Collector, ImportReport, OnError
 from terraplan.io.reps import RepsOutcome, check_rep_pools, validate_reps
 from terraplan.io.tables import RawTable, import_memory_pool, read_table, write_rejects
@@ -205,14 +206,16 @@ def load_scenario(spec_path: str | Path, *, on_error: OnError = "raise",
     """Load a scenario: the YAML spec plus the accounts and reps files it names.
 
     Input paths in the spec are relative to the spec file's folder. The scenario's ``warnings``
-    are the report's warnings as text.
+    are the report's warnings as text. A ``mode: geo_unit`` spec's ``inputs.adjacency`` (edge
+    list or GeoJSON) is read into ``scenario.units`` by :func:`terraplan.io.read_adjacency`
+    (every bad row reported); without one, ``units`` is ``None`` (Delaunay fallback).
 
     Raises
     ------
     SpecError
         The spec is invalid or does not name both input files.
     InputValidationError
-        As :func:`load_data`.
+        As :func:`load_data`, or the adjacency file has problems.
     """
     sp = Path(spec_path)
     spec = ScenarioSpec.from_yaml(sp)
@@ -225,6 +228,7 @@ def load_scenario(spec_path: str | Path, *, on_error: OnError = "raise",
     assert acc is not None and rep is not None
     book, roster, report = load_data(acc, rep, spec, on_error=on_error, rejects=rejects,
                                      reps_rejects=reps_rejects)
-    scenario = Scenario(spec=spec, accounts=book, reps=roster,
-                        warnings=tuple(str(w) for w in report.warnings))
+    units, unit_warnings = load_adjacency(spec, base, book)
+    scenario = Scenario(spec=spec, accounts=book, reps=roster, units=units,
+                        warnings=tuple(str(w) for w in report.warnings + unit_warnings))
     return scenario, report

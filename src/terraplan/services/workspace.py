@@ -12,6 +12,8 @@ version the caller last read. When the scenario changed since, the call is refus
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import uuid
@@ -29,9 +31,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from terraplan import __version__
-from terraplan.domain import AccountBook, Plan, Provenance, Reason, RepRoster, ScenarioSpec
+from terraplan.domain import AccountBook, Mode, Plan, Provenance, Reason, RepRoster, ScenarioSpec
 from terraplan.domain import Scenario as DomainScenario
+from terraplan.domain.scenario import UnitGraph
 from terraplan.errors import ConflictError, LifecycleError, NotFoundError, ParameterError
+from terraplan.io.adjacency import DELAUNAY, load_adjacency
 from terraplan.scenarios import migrate
 from terraplan.scenarios import models as m
 from terraplan.scenarios.db import make_engine, session_factories
@@ -52,6 +56,9 @@ from terraplan.scenarios.repository import (
     write_assignments,
 )
 from terraplan.scenarios.snapshots import (
+    JSON_FORMAT,
+    Encoded,
+    canonical_json,
     decode_accounts,
     decode_reps,
     decode_spec,
@@ -59,6 +66,7 @@ from terraplan.scenarios.snapshots import (
     encode_reps,
     encode_spec,
     hash_ids,
+    spec_rules,
 )
 from terraplan.services.compare import Comparison, Side, SideData, build_comparison
 from terraplan.services.compare import current_plan_arrays as _current_arrays
@@ -87,6 +95,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ScenarioRef = int | str
+_UNITS_KEY = "__units__"  # never a spec field (the spec model forbids unknown keys)
 DEFAULT_CYCLE = "default"
 JOB_FINAL = ("succeeded", "failed", "cancelled")
 _JOB_NEXT = {"queued": {"running", "failed", "cancelled"},
@@ -98,6 +107,41 @@ def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def uses_supplied_adjacency(spec: ScenarioSpec) -> bool:
+    """A geo-unit spec naming an adjacency file (not ``delaunay``)."""
+    name = spec.inputs.adjacency
+    return spec.mode is Mode.GEO_UNIT and name is not None and name.strip().lower() != DELAUNAY
+
+
+def _encode_spec(spec: ScenarioSpec, units: UnitGraph | None) -> Encoded:
+    """The spec snapshot; a unit graph rides along under ``"units"`` (same hash otherwise)."""
+    if units is None:
+        return encode_spec(spec)
+    edges = np.asarray(units.edges, dtype=np.int64).reshape(-1, 2)
+    weights = (np.ones(edges.shape[0]) if units.weights is None
+               else np.asarray(units.weights, dtype=np.float64))
+    doc = {**spec_rules(spec), _UNITS_KEY: {
+        "unit_ids": list(units.unit_ids), "edges": edges.tolist(), "weights": weights.tolist()}}
+    payload = canonical_json(doc)
+    return Encoded("spec", hashlib.sha256(b"terraplan-spec-v1\0" + payload).hexdigest(),
+                   JSON_FORMAT, 1, payload, {"units": len(units.unit_ids),
+                                             "edges": int(edges.shape[0])})
+
+
+def _split_units(payload: bytes) -> tuple[bytes, UnitGraph | None]:
+    """Inverse of :func:`_encode_spec`: the plain spec payload and the stored unit graph."""
+    if _UNITS_KEY.encode() not in payload:
+        return payload, None
+    doc = json.loads(payload)
+    u = doc.pop(_UNITS_KEY, None)
+    if u is None:
+        return payload, None
+    graph = UnitGraph(unit_ids=tuple(u["unit_ids"]),
+                      edges=np.asarray(u["edges"], dtype=np.int64).reshape(-1, 2),
+                      weights=np.asarray(u["weights"], dtype=np.float64))
+    return canonical_json(doc), graph
 
 
 def _reason(code: int | None) -> Reason | None:
@@ -276,9 +320,14 @@ class Workspace:
 
     @staticmethod
     def _spec(s: Session, sc: m.Scenario) -> ScenarioSpec:
+        return Workspace._spec_units(s, sc)[0]
+
+    @staticmethod
+    def _spec_units(s: Session, sc: m.Scenario) -> tuple[ScenarioSpec, UnitGraph | None]:
         snap = s.get(m.Snapshot, sc.spec_snapshot_id)
         assert snap is not None
-        return decode_spec(snap.payload, sc.name, sc.description)
+        payload, units = _split_units(snap.payload)
+        return decode_spec(payload, sc.name, sc.description), units
 
     @staticmethod
     def _in_book_order(s: Session, snapshot_id: int, plan: Plan) -> bool:
@@ -370,18 +419,23 @@ class Workspace:
         accounts: int | str | None = None, reps: int | str | None = None,
         cycle: str | None = None, description: str = "", parent: ScenarioRef | None = None,
         plan: Plan | None = None, why: str = "", on_batch: BatchCallback | None = None,
+        units: UnitGraph | None = None, spec_dir: str | Path | None = None,
     ) -> ScenarioInfo:
         """Create a draft scenario over some inputs, in one transaction.
 
         Inputs are either domain objects (``book``/``roster``, snapshotted and deduplicated) or
         existing snapshots (``accounts``/``reps``: id or sha256 prefix); by default the latest
-        imported ones. ``cycle`` defaults to ``"default"`` and is created on first use. A
-        ``plan`` (e.g. an imported or rebalanced one) is stored with it, making it ``solved``.
+        imported ones. A geo-unit scenario's unit adjacency is stored with its spec (in the spec
+        snapshot, so it is immutable and content-hashed like every input): ``units`` (e.g.
+        ``scenario.units`` from :func:`terraplan.io.load_scenario`), or, with ``spec_dir``, the
+        file the spec's ``inputs.adjacency`` names relative to that folder, read and validated
+        against the scenario's accounts by :func:`terraplan.io.load_adjacency`. ``cycle``
+        defaults to ``"default"`` and is created on first use. A ``plan`` (e.g. an imported or
+        rebalanced one) is stored with it, making it ``solved``.
         """
         if not name.strip():
             raise ParameterError("a scenario needs a non-empty name")
         spec = (spec or ScenarioSpec()).model_copy(update={"name": name})
-        enc_spec = encode_spec(spec)
         enc_a = encode_accounts(book) if book is not None else None
         enc_r = encode_reps(roster) if roster is not None else None
         with self._tx() as s:
@@ -394,6 +448,10 @@ class Workspace:
                 snap_a = self._resolve_snapshot(s, "accounts", accounts)
             else:
                 snap_a = self._latest_snapshot(s, "accounts")
+            if units is None and spec_dir is not None:
+                units = load_adjacency(spec, spec_dir,
+                                       book if book is not None else self._book(s, snap_a.id))[0]
+            enc_spec = _encode_spec(spec, units)
             if enc_r is not None:
                 snap_r = get_or_create_snapshot(s, enc_r, actor)[0]
             elif reps is not None:
@@ -442,8 +500,9 @@ class Workspace:
                    else s.get(m.PlanningCycle, src.cycle_id))
             assert cyc is not None
             spec_id = src.spec_snapshot_id
-            if spec is not None:
-                spec_id = get_or_create_snapshot(s, encode_spec(spec), actor)[0].id
+            if spec is not None:  # the unit adjacency is an input: the child keeps it
+                spec_id = get_or_create_snapshot(
+                    s, _encode_spec(spec, self._spec_units(s, src)[1]), actor)[0].id
             child = m.Scenario(
                 name=name, description=src.description if description is None else description,
                 cycle_id=cyc.id, parent_id=src.id,
@@ -499,12 +558,20 @@ class Workspace:
             return [self._info(s, sc) for sc in s.scalars(stmt)]
 
     def load_scenario(self, ref: ScenarioRef) -> DomainScenario:
-        """The domain :class:`~terraplan.domain.Scenario` (spec, book, roster) to solve."""
+        """The domain :class:`~terraplan.domain.Scenario` (spec, book, roster and — geo-unit
+        scenarios whose spec names ``inputs.adjacency`` — the stored unit graph) to solve."""
         with self._tx(write=False) as s:
             sc = self._scenario(s, ref)
-            return DomainScenario(spec=self._spec(s, sc),
-                                  accounts=self._book(s, sc.accounts_snapshot_id),
-                                  reps=self._roster(s, sc.reps_snapshot_id))
+            spec, units = self._spec_units(s, sc)
+            if units is not None and not uses_supplied_adjacency(spec):
+                units = None  # stored, but this spec asks for the Delaunay approximation
+            return DomainScenario(spec=spec, accounts=self._book(s, sc.accounts_snapshot_id),
+                                  reps=self._roster(s, sc.reps_snapshot_id), units=units)
+
+    def get_spec(self, ref: ScenarioRef) -> ScenarioSpec:
+        """The scenario's spec alone (no account book is decoded)."""
+        with self._tx(write=False) as s:
+            return self._spec(s, self._scenario(s, ref))
 
     def update_scenario(
         self, ref: ScenarioRef, *, actor: str, spec: ScenarioSpec | None = None,
@@ -517,9 +584,10 @@ class Workspace:
             self._check_version(sc, expected_version)
             check_editable(sc.name, sc.status, "edit")
             details: dict[str, Any] = {"from_version": sc.version}
-            if spec is not None:
+            if spec is not None:  # a new spec keeps the stored unit adjacency (an input)
                 snap = get_or_create_snapshot(
-                    s, encode_spec(spec.model_copy(update={"name": sc.name})), actor)[0]
+                    s, _encode_spec(spec.model_copy(update={"name": sc.name}),
+                                    self._spec_units(s, sc)[1]), actor)[0]
                 if snap.id != sc.spec_snapshot_id:
                     details["spec_sha256"] = snap.sha256
                     sc.spec_snapshot_id = snap.id

@@ -10,7 +10,10 @@ reason code per account.
    p-median) and runs :func:`~terraplan.solvers.carve.solve_carve`; ``geo_unit`` builds a
    :class:`~terraplan.solvers.geounit.DistrictingProblem` (contiguous districts of the spec's
    ``geo_unit.unit_column``) and runs :func:`~terraplan.solvers.geounit.solve_districting`; an
-   account inherits its unit's district. ``backend`` is ``"milp"`` (HiGHS), ``"cpsat"``, (carve
+   account inherits its unit's district. The unit graph is ``scenario.units`` — the spec's
+   ``inputs.adjacency`` as loaded by :func:`terraplan.io.load_scenario` or the workspace — else a
+   Delaunay triangulation of the unit centroids; the run message says which
+   (:func:`adjacency_source`). ``backend`` is ``"milp"`` (HiGHS), ``"cpsat"``, (carve
    only) ``"heuristic"`` (location-allocation + LNS for large books), or ``"auto"``: geo-unit
    ``cpsat``; carve ``milp`` up to :data:`AUTO_CARVE_EXACT_ITEMS` items, ``heuristic`` above
    (see :func:`backends_for`, :func:`default_backend`).
@@ -63,8 +66,9 @@ from terraplan.solvers.base import (
     StopCriterion,
 )
 
-__all__ = ["AUTO_CARVE_EXACT_ITEMS", "TERRITORY_MODES", "TerritorySolution", "backends_for",
-           "default_backend", "map_territories", "solve_territories", "territory_count"]
+__all__ = ["AUTO_CARVE_EXACT_ITEMS", "TERRITORY_MODES", "TerritorySolution", "adjacency_source",
+           "backends_for", "default_backend", "map_territories", "solve_territories",
+           "territory_count"]
 
 TERRITORY_MODES = (Mode.CARVE, Mode.GEO_UNIT)
 #: ``backend="auto"`` in carve mode: the exact model (HiGHS) up to this many items (account
@@ -111,6 +115,19 @@ def default_backend(mode: Mode, n_items: int = 0) -> str:
     if n_items > AUTO_CARVE_EXACT_ITEMS and "heuristic" in backends_for(mode):
         return "heuristic"
     return "milp"
+
+
+def adjacency_source(scenario: Scenario) -> str:
+    """Where a geo-unit scenario's unit graph comes from, for the run message."""
+    units = scenario.units
+    if units is not None:
+        return (f"adjacency: supplied ({len(units.unit_ids)} units, "
+                f"{int(np.asarray(units.edges).reshape(-1, 2).shape[0])} edges)")
+    named = scenario.spec.inputs.adjacency
+    if named is not None and named.strip().lower() != "delaunay":
+        return (f"adjacency: inputs.adjacency {named!r} was not loaded with this scenario; "
+                "Delaunay triangulation of the unit centroids used instead")
+    return "adjacency: Delaunay triangulation of the unit centroids (no inputs.adjacency)"
 
 
 def _active(scenario: Scenario) -> IntArray:
@@ -372,6 +389,7 @@ def solve_territories(
     _refuse_unencodable(scenario, active)
     t0 = time.perf_counter()
     book = scenario.accounts
+    adjacency_note = ""
     if spec.mode is Mode.CARVE:
         from terraplan.solvers.carve import CarveProblem, solve_carve
 
@@ -397,6 +415,7 @@ def solve_territories(
                              else "postal_code", territories=p)
             gs = dataclasses.replace(scenario, spec=spec.model_copy(update={"geo_unit": gu}))
         dp = DistrictingProblem.from_scenario(gs)
+        adjacency_note = adjacency_source(scenario)
         name = default_backend(spec.mode) if backend == "auto" else backend
         result = solve_districting(dp, backend=name, seed=int(seed), options=opts, stop=stop,
                                    cancel=cancel, callbacks=tuple(callbacks))
@@ -425,6 +444,8 @@ def solve_territories(
     msg = "territory → rep: " + ", ".join(f"T{t + 1}→{r}" for t, r in enumerate(territory_rep))
     if idle:
         msg += f"; active rep(s) without a territory (own nothing): {', '.join(idle)}"
+    if adjacency_note:
+        msg += "; " + adjacency_note
     stats = dict(result.stats)
     stats.update(territories=p, territory_rep=list(territory_rep), idle_reps=list(idle),
                  mapping_seconds=time.perf_counter() - t0 - result.runtime)

@@ -1,0 +1,151 @@
+"""``inputs.adjacency``: edge lists (CSV, Parquet) and GeoJSON polygons, validated like every
+other input (every bad row reported with row, column and value)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from adjacencyfixtures import write_geo_files
+from terraplan.errors import InputValidationError
+from terraplan.io import load_scenario, read_adjacency
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "scenarios" / "geo_unit"
+UNITS = ("Z0", "Z1", "Z2", "Z3")
+
+
+def test_the_geo_unit_example_loads_its_supplied_edge_list() -> None:
+    sc, _ = load_scenario(EXAMPLE / "spec.yaml")
+    assert sc.units is not None
+    with (EXAMPLE / "adjacency.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    ids = list(sc.units.unit_ids)
+    assert ids == list(sc.accounts.postal_code.categories)  # the accounts' units, in order
+    got = {tuple(sorted((ids[a], ids[b]))): w for (a, b), w in zip(sc.units.edges.tolist(),
+                                                    np.asarray(sc.units.weights).tolist(),
+                                                    strict=True)}
+    want = {(min(r["unit_a"], r["unit_b"]), max(r["unit_a"], r["unit_b"])):
+            float(r["shared_perimeter"]) for r in rows}
+    assert len(rows) == len(got) == 192 and got == want
+    assert sc.units.edges.shape == (192, 2) and np.all(sc.units.edges[:, 0] < sc.units.edges[:, 1])
+
+
+def test_delaunay_or_no_adjacency_leaves_units_empty(tmp_path: Path) -> None:
+    for name, adjacency in (("none", None), ("delaunay", "delaunay")):
+        sc, _ = load_scenario(write_geo_files(tmp_path / name, adjacency=adjacency))
+        assert sc.units is None
+
+
+def test_an_edge_list_is_read_with_its_perimeters(tmp_path: Path) -> None:
+    sc, _ = load_scenario(write_geo_files(tmp_path))
+    assert sc.units is not None
+    assert sc.units.unit_ids == UNITS
+    # Z0-Z1 (1), Z1-Z3 (2), Z2-Z3 (3; listed as Z3,Z2 — normalised to u < v)
+    assert sc.units.edges.tolist() == [[0, 1], [1, 3], [2, 3]]
+    assert np.asarray(sc.units.weights).tolist() == [1.0, 2.0, 3.0]
+
+
+def test_a_bad_edge_list_reports_every_bad_row(tmp_path: Path) -> None:
+    edges = ("unit_a,unit_b,shared_perimeter\n"
+             "Z0,Z1,1\n"        # row 2 fine
+             "Z0,Q9,1\n"        # row 3 unknown unit_b
+             "Z2,Z2,1\n"        # row 4 self-loop
+             "Z1,Z0,2\n"        # row 5 duplicate of row 2 (reversed)
+             "Z1,Z3,abc\n"      # row 6 perimeter not a number
+             "X1,X2,1\n"        # row 7 two unknown units
+             "Z2,Z3,-4\n"       # row 8 negative perimeter
+             ",Z3,1\n")         # row 9 missing unit_a
+    spec = write_geo_files(tmp_path, edges=edges)
+    with pytest.raises(InputValidationError) as info:
+        load_scenario(spec)
+    got = sorted((p.row, p.code, p.column, p.value) for p in info.value.errors)
+    assert got == [
+        (3, "unknown_unit", "unit_b", "Q9"),
+        (4, "self_loop", "unit_b", "Z2"),
+        (5, "duplicate_edge", "unit_a,unit_b", "Z1-Z0"),
+        (6, "not_a_number", "shared_perimeter", "abc"),
+        (7, "unknown_unit", "unit_a", "X1"),
+        (7, "unknown_unit", "unit_b", "X2"),
+        (8, "out_of_range", "shared_perimeter", "-4"),
+        (9, "missing", "unit_a", ""),
+    ]
+    assert all(p.source and p.source.endswith("edges.csv") for p in info.value.errors)
+    assert "first listed in row 2" in next(p.reason for p in info.value.errors
+                                           if p.code == "duplicate_edge")
+    assert "8 problem(s)" in str(info.value)
+
+
+def test_an_edge_list_without_its_columns_is_a_file_error(tmp_path: Path) -> None:
+    spec = write_geo_files(tmp_path, edges="left,right\nZ0,Z1\n")
+    with pytest.raises(InputValidationError) as info:
+        load_scenario(spec)
+    assert sorted(p.column for p in info.value.errors) == ["unit_a", "unit_b"]
+    assert all(p.row is None and p.code == "missing_column" for p in info.value.errors)
+
+
+def test_a_parquet_edge_list_without_perimeters_gets_unit_weights(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"Unit_A": ["Z0", "Z1", "Z3"], "Unit_B": ["Z1", "Z3", "Z2"]}),
+                   tmp_path / "edges.parquet")
+    g, warnings = read_adjacency(tmp_path / "edges.parquet", UNITS)
+    assert g.edges.tolist() == [[0, 1], [1, 3], [2, 3]]
+    assert np.asarray(g.weights).tolist() == [1.0, 1.0, 1.0]
+    assert warnings == ()
+
+
+def test_an_isolated_unit_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "e.csv").write_text("unit_a,unit_b\nZ0,Z1\nZ1,Z3\n", encoding="utf-8")
+    g, warnings = read_adjacency(tmp_path / "e.csv", UNITS)
+    assert g.unit_ids == UNITS and g.edges.shape == (2, 2)
+    (w,) = warnings
+    assert w.code == "isolated_unit" and "['Z2']" in w.reason
+
+
+def _square(x: float, y: float) -> dict[str, object]:
+    ring = [[x, y], [x + 1, y], [x + 1, y + 1], [x, y + 1], [x, y]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _geojson(path: Path, cells: dict[str, tuple[float, float]], prop: str = "postal_code"
+             ) -> Path:
+    feats = [{"type": "Feature", "properties": {prop: u}, "geometry": _square(*xy)}
+             for u, xy in cells.items()]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}),
+                    encoding="utf-8")
+    return path
+
+
+def test_geojson_polygons_give_rook_adjacency_with_shared_borders(tmp_path: Path) -> None:
+    # 2 x 2 grid of unit squares: Z0 Z1 on the bottom row, Z2 Z3 on top; corners do not count
+    # plus a polygon "Z9" without accounts, bordering Z1 on the right (kept as a bridge unit)
+    _geojson(tmp_path / "units.geojson", {"Z0": (0, 0), "Z1": (1, 0), "Z2": (0, 1),
+                                          "Z3": (1, 1), "Z9": (2, 0)})
+    spec = write_geo_files(tmp_path, adjacency="units.geojson")
+    sc, _ = load_scenario(spec)
+    assert sc.units is not None
+    ids = sc.units.unit_ids
+    pairs = sorted((ids[a], ids[b]) for a, b in sc.units.edges.tolist())
+    assert pairs == [("Z0", "Z1"), ("Z0", "Z2"), ("Z1", "Z3"), ("Z1", "Z9"), ("Z2", "Z3")]
+    assert np.allclose(np.asarray(sc.units.weights), 1.0)
+
+
+def test_geojson_missing_a_unit_of_the_accounts_names_every_one(tmp_path: Path) -> None:
+    _geojson(tmp_path / "units.geojson", {"Z0": (0, 0), "Z1": (1, 0)}, prop="unit_id")
+    spec = write_geo_files(tmp_path, adjacency="units.geojson")
+    with pytest.raises(InputValidationError) as info:
+        load_scenario(spec)
+    assert sorted((p.code, p.column, p.value) for p in info.value.errors) == [
+        ("unknown_unit", "unit_id", "Z2"), ("unknown_unit", "unit_id", "Z3")]
+
+
+def test_geojson_without_an_id_property_is_a_file_error(tmp_path: Path) -> None:
+    _geojson(tmp_path / "units.geojson", {"Z0": (0, 0)}, prop="name")
+    with pytest.raises(InputValidationError) as info:
+        read_adjacency(tmp_path / "units.geojson", UNITS)
+    (p,) = info.value.errors
+    assert p.code == "missing_column" and "'postal_code'" in p.reason
