@@ -31,6 +31,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "conflict": (409, "Conflict with the current state"),
     "infeasible": (409, "The rules cannot all hold"),
     "unsupported-rule": (422, "A solver backend cannot encode a rule"),
+    "unsupported-backend": (422, "The scenario's mode cannot use this solver backend"),
     "forbidden": (403, "Forbidden"),
     "unauthorized": (401, "Authentication required"),
     "payload-too-large": (413, "Request body too large"),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from terraplan.domain import Plan, Scenario
+from terraplan.domain import Plan, Scenario, ScenarioSpec
 from terraplan.errors import ParameterError
 from terraplan.evaluate import Evaluation, evaluate
 from terraplan.problem import ProblemData, compile, decode
@@ -84,6 +84,38 @@ class SolveOutcome:
     @property
     def status(self) -> Status:
         return self.result.status
+
+
+def backend_refusal(spec: ScenarioSpec, backend: str) -> str | None:
+    """Why a scenario with ``spec`` cannot be solved by ``backend`` (``None`` when it can).
+
+    Only the territory modes restrict backends (their models run on fewer backends than
+    assign mode); an unknown backend name is the caller's own check.
+    """
+    if spec.mode not in TERRITORY_MODES:
+        return None
+    allowed = backends_for(spec.mode)
+    if backend in allowed:
+        return None
+    return (f"backend {backend!r} cannot solve a {spec.mode.value} scenario; use one of "
+            f"{', '.join(allowed)}")
+
+
+def check_solve_backend(ws: Workspace, ref: ScenarioRef, backend: str) -> None:
+    """Refuse, before anything is queued or recorded, a backend the scenario's mode cannot use.
+
+    Reads only the stored spec (cheap), so the API can answer a solve request at once.
+
+    Raises
+    ------
+    ParameterError
+        The scenario's mode cannot use ``backend`` (the message names the usable ones).
+    NotFoundError
+        No such scenario.
+    """
+    reason = backend_refusal(ws.get_spec(ref), backend)
+    if reason is not None:
+        raise ParameterError(reason)
 
 
 def solve_loaded(
@@ -154,12 +186,9 @@ def solve_scenario(
     """
     started = datetime.now(UTC)
     scenario = ws.load_scenario(ref)
-    if scenario.spec.mode in TERRITORY_MODES and request.backend not in (
-            allowed := backends_for(scenario.spec.mode)):
-        # refused before any run is recorded, like an unknown backend name
-        raise ParameterError(f"backend {request.backend!r} cannot solve a "
-                             f"{scenario.spec.mode.value} scenario; use one of "
-                             f"{', '.join(allowed)}")
+    refusal = backend_refusal(scenario.spec, request.backend)
+    if refusal is not None:  # refused before any run is recorded, like an unknown backend name
+        raise ParameterError(refusal)
     seed = scenario.spec.seed if request.seed is None else request.seed
     before = evaluate(scenario, Plan.current(scenario.accounts, scenario.reps))
     try:

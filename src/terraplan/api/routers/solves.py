@@ -15,6 +15,7 @@ from terraplan.api.jobs import JobRunner
 from terraplan.api.problems import ApiProblem
 from terraplan.api.routers._common import READ, WRITE, problem_responses
 from terraplan.api.schemas import JobListOut, JobOut, JobState, SolveIn, SolveRunOut
+from terraplan.errors import ParameterError
 from terraplan.services.workspace import Workspace
 
 router = APIRouter(tags=["solves"])
@@ -31,13 +32,26 @@ def _check_backend(name: str) -> None:
                          f"{sorted(known)}")
 
 
+def _check_mode_backend(ws: Workspace, scenario_id: int, name: str) -> None:
+    """422 ``unsupported-backend`` at submission when the scenario's mode cannot use ``name``
+    (carve / geo-unit models run on fewer backends), instead of a job that fails later."""
+    from terraplan.services.planning import check_solve_backend
+
+    try:
+        check_solve_backend(ws, scenario_id, name)
+    except ParameterError as exc:
+        raise ApiProblem("unsupported-backend", str(exc)) from None
+
+
 @router.post(
     "/v1/scenarios/{scenario_id}/solves", status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut, summary="Start a solve job",
     description="Queues a solve of the scenario in the worker pool and answers at once with "
                 "the job (`Location: /v1/jobs/{id}`); poll it. Refused (409) when the "
-                "scenario cannot change (in review, approved, active, archived).",
-    responses=problem_responses(*WRITE),
+                "scenario cannot change (in review, approved, active, archived), and (422, "
+                "`unsupported-backend`) when the scenario's mode cannot use the backend "
+                "(carve and geo-unit scenarios run on fewer backends than assign).",
+    responses=problem_responses(*WRITE, "unsupported-backend"),
 )
 def start_solve(
     scenario_id: ScenarioId, response: Response, body: SolveIn | None = None,
@@ -46,6 +60,7 @@ def start_solve(
 ) -> JobOut:
     body = body or SolveIn()
     _check_backend(body.backend)
+    _check_mode_backend(ws, scenario_id, body.backend)
     job = ws.create_job(scenario_id, actor=p.actor, kind="solve", options=body.model_dump())
     jr.submit(job.id)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
