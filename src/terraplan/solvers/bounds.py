@@ -440,8 +440,11 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, lp: LpArray
             status = "partial"
             break
         h.setOptionValue("time_limit", max(left, 0.1))
+        t_r = time.perf_counter()
         with CancelWatcher(cancel, h.cancelSolve):
             h.run()
+        log.debug("column generation round %d: %.2f s, %d columns", rounds,
+                  time.perf_counter() - t_r, int(in_model.sum()))
         rounds += 1
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             if rounds == 1:
@@ -479,6 +482,8 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, lp: LpArray
     is_x = (mcols >= 0) & (mcols < n_x)
     x[mcols[is_x]] = cv[is_x]
     slack = float(cv[mcols < 0].sum())
+    log.info("column generation over %d pairs: %s after %d round(s), %d columns, value %.6g",
+             n_x, status, rounds, int(in_model.sum()), val)
     return _LpResult(status, val, x, _prices(problem, reps, lp, y), reduced[:n_x],
                      {"columns": int(in_model.sum()), "rounds": rounds,
                       "elastic_slack": slack})
@@ -496,7 +501,8 @@ def _cheapest_k(values: F64, it: I64, k_loc: int, k: int) -> npt.NDArray[np.bool
 
 def _sampled_prices(problem: ProblemData, pairs: I64, items: I64, reps: I64, lp: LpArrays,
                     it: I64, elastic: float, deadline: float, cancel: CancelToken | None,
-                    fraction: float = 0.1, seed: int = 0) -> F64 | None:
+                    fraction: float = 0.1, seed: int = 0, cheapest: int = 12
+                    ) -> F64 | None:
     """Row duals (band and capacity rows only, zeros elsewhere) of the LP over a seeded
     ``fraction`` of the pool's items with its band and capacity limits scaled by the same
     fraction: an estimate of the full pool's balance prices, used to pick starting columns.
@@ -509,7 +515,10 @@ def _sampled_prices(problem: ProblemData, pairs: I64, items: I64, reps: I64, lp:
     if pick.sum() < 50:
         return None
     share = float(pick.mean())
-    sub = _lp_arrays(problem, pairs[pick[it]], items[pick], reps, with_budgets=False)
+    # each sampled item's ``cheapest`` pairs only: a tenth of the pool's LP is still a big LP
+    # at 100k accounts, and the elastic rows keep the restricted sample feasible
+    near = _cheapest_k(lp.cost[:lp.n_x], it, len(items), cheapest)
+    sub = _lp_arrays(problem, pairs[pick[it] & near], items[pick], reps, with_budgets=False)
     f, e0 = sub.first_block_row, sub.first_block_row + len(sub.elastic_rows)
     lo, hi = sub.row_lo.copy(), sub.row_hi.copy()
     lo[f:e0] *= share
@@ -528,6 +537,13 @@ def _sampled_prices(problem: ProblemData, pairs: I64, items: I64, reps: I64, lp:
     return y
 
 
+def largest_pool_pairs(problem: ProblemData) -> int:
+    """Candidate pairs of the largest eligibility pool (the size of the biggest pool LP)."""
+    if problem.n_pairs == 0:
+        return 0
+    return int(np.bincount(problem.item_pool[problem.pair_item]).max())
+
+
 def lp_bound(
     problem: ProblemData,
     *,
@@ -538,6 +554,8 @@ def lp_bound(
     mapper: Callable[..., Iterable[Any]] | None = None,
     cancel: CancelToken | None = None,
     cg_min_pairs: int | None = None,
+    total_time: float | None = None,
+    workers: int = 1,
 ) -> Bound:
     """LP-relaxation lower bound solved with HiGHS (see the module docstring).
 
@@ -560,6 +578,12 @@ def lp_bound(
         Interrupts the running LP (in-process only: not sent through ``mapper``).
     cg_min_pairs : int, optional
         Pool LPs above this many pairs use column generation (default :data:`CG_MIN_PAIRS`).
+    total_time : float, optional
+        Seconds for all pools together (in-process only): pools run smallest first, each
+        within ``min(time_limit, time left)``; a column generation cut short by it still
+        yields a valid bound, a plain LP cut short voids it.
+    workers : int
+        Pool LPs solved at once in threads (in-process only; HiGHS releases the GIL).
 
     Returns
     -------
@@ -589,20 +613,44 @@ def lp_bound(
     # pairs starves small but hard pools when the machine is loaded
     jobs = [(problem, g, not split, time_limit, threads, None if mapper else cancel,
              cg_min_pairs) for g in groups]
-    run = mapper if mapper is not None else map
-    results = list(run(_solve_lp_job, jobs))
+    if mapper is not None:
+        results = list(mapper(_solve_lp_job, jobs))
+    else:
+        end = t0 + (math.inf if total_time is None else total_time)
+        results = [_LpResult("limit", -math.inf)] * len(groups)
+
+        def one(i: int) -> None:
+            left = end - time.perf_counter()
+            if left > 0.05:
+                job = jobs[i]
+                results[i] = _solve_lp_job((*job[:3], min(time_limit, left), *job[4:]))
+
+        sizes = [len(g) for g in groups]
+        if workers > 1 and len(groups) > 1:
+            # HiGHS releases the GIL while it solves: pool LPs run side by side, largest first
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=workers) as ex:
+                list(ex.map(one, np.argsort(sizes, kind="stable")[::-1].tolist()))
+        else:
+            for i in np.argsort(sizes, kind="stable").tolist():
+                one(i)
     x = np.full(problem.n_pairs, np.nan, dtype=np.float64)
     reduced = np.full(problem.n_pairs, np.nan, dtype=np.float64)
     prices = np.zeros((len(problem.balance_metric) + 1, problem.n_reps), dtype=np.float64)
     value = 0.0
-    optimal = valid = True
-    rounds = 0
+    optimal = True
+    rounds = trivial = 0
     for g, res in zip(groups, results, strict=True):
         if res.status == "infeasible":
             return Bound(math.inf, "lp-pools" if split else "lp", infeasible=True,
                          runtime=time.perf_counter() - t0)
         if res.status not in ("optimal", "partial"):
-            optimal = valid = False
+            # not solved in time: each item costs at least its cheapest pair (soft terms ≥ 0)
+            optimal = False
+            its = np.unique(problem.pair_item[g])
+            value += float(np.minimum.reduceat(problem.pair_cost, problem.indptr[:-1])[its].sum())
+            trivial += 1
             continue
         optimal &= res.status == "optimal"
         value += res.value
@@ -613,12 +661,14 @@ def lp_bound(
         reps_g = np.unique(problem.indices[g])
         prices[:, reps_g] = res.prices[:, reps_g]
     method = "lp-pools" if split else "lp"
-    if not valid:
+    if trivial == len(groups):
         value = -math.inf
+    log.info("LP bound %.6g (%s): %d pool LP(s), %d not solved in time, %.2f s", value, method,
+             len(groups), trivial, time.perf_counter() - t0)
     return Bound(value, method, optimal=optimal, runtime=time.perf_counter() - t0, x=x,
                  prices=prices, reduced=reduced,
                  stats={"lps": len(groups), "largest_lp_pairs": biggest,
-                        "max_cg_rounds": rounds})
+                        "max_cg_rounds": rounds, "pools_unsolved": trivial})
 
 
 def _solve_lp_job(job: tuple[ProblemData, I64, bool, float, int, CancelToken | None,
@@ -737,4 +787,5 @@ def lagrangian_bound(
                   stats={"iterations": it + 1}), mu, nu)
 
 
-__all__ = ["LP_MAX_PAIRS", "Bound", "lagrangian_bound", "lagrangian_value", "lp_bound"]
+__all__ = ["CG_MIN_PAIRS", "LP_MAX_PAIRS", "Bound", "lagrangian_bound", "lagrangian_value",
+           "largest_pool_pairs", "lp_bound"]

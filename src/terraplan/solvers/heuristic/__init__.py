@@ -177,7 +177,10 @@ def solve_heuristic(
         or problem.max_moved_per_rep >= 0
     # the LP (or the prices) is most of the quality: it may use 90 % of the time; an LP stopped
     # early is discarded whole, so starving it costs more than it saves
-    cons_time = max(0.05, 0.9 * (deadline - time.perf_counter()))
+    # (large books: half, so the rounding MIPs and the search get the rest; a column
+    # generation cut short still gives a valid bound and a usable x)
+    share = 0.9 if problem.n_pairs <= MIP_FIRST_PAIRS else 0.5
+    cons_time = max(0.05, share * (deadline - time.perf_counter()))
     bound_value: float | None = None
     bound_method = "none"
     deterministic = bool(extra.get("deterministic", False))

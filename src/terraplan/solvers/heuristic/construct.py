@@ -26,7 +26,14 @@ import numpy.typing as npt
 
 from terraplan.problem import ProblemData, warm_start
 from terraplan.solvers.base import CancelToken
-from terraplan.solvers.bounds import Bound, _argmin_per_item, lagrangian_bound, lp_bound
+from terraplan.solvers.bounds import (
+    LP_MAX_PAIRS,
+    Bound,
+    _argmin_per_item,
+    lagrangian_bound,
+    largest_pool_pairs,
+    lp_bound,
+)
 
 I64 = npt.NDArray[np.int64]
 
@@ -39,15 +46,21 @@ class Construction:
 
 
 def lp_guided(problem: ProblemData, time_limit: float, threads: int,
-              cancel: CancelToken | None = None) -> Construction | None:
+              cancel: CancelToken | None = None,
+              max_pairs: int = LP_MAX_PAIRS) -> Construction | None:
     """Argmax of the LP relaxation per item; ``None`` when the LP is too big or not solved."""
-    b = lp_bound(problem, time_limit=time_limit, threads=threads, cancel=cancel)
+    b = lp_bound(problem, time_limit=time_limit, threads=threads, cancel=cancel,
+                 total_time=time_limit, max_pairs=max_pairs, workers=threads)
     if b.infeasible:
         return Construction(np.full(problem.n_items, -1, np.int64), b, "lp")
     # a column generation stopped early still gives a valid bound and a usable x
     if b.x is None or not math.isfinite(b.value):
         return None
-    x = np.nan_to_num(b.x, nan=0.0)
+    # pools whose LP did not finish (NaN): each item's cheapest pair instead
+    solved = np.isfinite(b.x)
+    x = np.where(solved, b.x, 0.0)
+    if not solved.all():
+        x[_argmin_per_item(problem, problem.pair_cost)[~solved[problem.indptr[:-1]]]] = 1.0
     k = problem.n_items
     starts = problem.indptr[:-1]
     mx = np.maximum.reduceat(x, starts) if k else np.zeros(0)
@@ -169,8 +182,10 @@ def construct(problem: ProblemData, *, time_limit: float, threads: int,
     beyond their nearest few, and the pruned LP is then infeasible.)
     """
     t0 = time.perf_counter()
-    if method in ("auto", "lp") and (method == "lp" or problem.n_pairs <= lp_max_pairs):
-        c = lp_guided(problem, time_limit=time_limit, threads=threads, cancel=cancel)
+    if method in ("auto", "lp") and (method == "lp"
+                                     or largest_pool_pairs(problem) <= lp_max_pairs):
+        c = lp_guided(problem, time_limit=time_limit, threads=threads, cancel=cancel,
+                      max_pairs=lp_max_pairs if method == "auto" else 10**12)
         if c is not None:
             return c
     elif method == "lp-pruned":
