@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         ws = Workspace.open(f"sqlite:///{db.resolve()}")
         try:
             ws.create_scenario(sc.spec.name, actor="demo", spec=sc.spec, book=sc.accounts,
-                               roster=sc.reps, why="terraplan demo")
+                               roster=sc.reps, units=sc.units, why="terraplan demo")
             console.print(f"[bold]2. Store[/] scenario '{sc.spec.name}' saved as a draft in "
                           f"{db} (SQLite)")
             progress = ProgressLog()
@@ -144,8 +144,9 @@ def register(app: typer.Typer) -> None:
             gap = "–" if res.gap is None else f"{100 * res.gap:.2f} %"
             console.print(f"[bold]3. Solve[/] {res.backend}: {res.status.value} in "
                           f"{res.runtime:.1f} s — objective {res.objective or 0:,.0f}, "
-                          f"bound {res.bound or 0:,.0f}, gap {gap} "
-                          f"({out.problem_stats['candidate_pairs']:,} candidate pairs)")
+                          f"bound {res.bound or 0:,.0f}, gap {gap}"
+                          + (f" ({pairs:,} candidate pairs)"
+                             if (pairs := out.problem_stats.get("candidate_pairs")) else ""))
             if out.after is None:
                 console.print("[red]no plan found[/]")
                 for c in res.conflicts:

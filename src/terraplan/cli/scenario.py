@@ -98,7 +98,9 @@ def create(
         return int(x) if x is not None and x.isdigit() else x
 
     with workspace(db) as ws:
+        # spec_dir: a geo-unit spec's adjacency file is read relative to the spec's folder
         info = ws.create_scenario(name, actor=resolve_actor(actor), spec=spec_obj, cycle=cycle,
+                                  spec_dir=None if spec is None else Path(spec).parent,
                                   accounts=snap(accounts), reps=snap(reps),
                                   parent=None if parent is None else _ref(parent),
                                   description=description, why=why)
