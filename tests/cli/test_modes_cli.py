@@ -52,3 +52,22 @@ def test_a_geo_unit_scenario_refuses_the_heuristic(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "auto, milp, cpsat" in r.output
     with Workspace.open(db) as ws:
         assert ws.list_solve_runs("g") == []  # refused before any run is recorded
+
+
+def test_scenario_create_stores_the_supplied_adjacency(tmp_path: Path) -> None:
+    import csv
+
+    spec = EXAMPLES / "geo_unit" / "spec.yaml"
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert run(["import", str(EXAMPLES / "geo_unit" / "accounts.csv"),
+                str(EXAMPLES / "geo_unit" / "reps.csv"), "--spec", str(spec), "-q"],
+               db).exit_code == 0
+    assert run(["scenario", "create", "g", "--spec", str(spec)], db).exit_code == 0
+    with (EXAMPLES / "geo_unit" / "adjacency.csv").open(newline="") as f:
+        edges = {frozenset((r["unit_a"], r["unit_b"])) for r in csv.DictReader(f)}
+    with Workspace.open(db) as ws:
+        units = ws.load_scenario("g").units
+    assert units is not None
+    ids = list(units.unit_ids)
+    stored = {frozenset((ids[a], ids[b])) for a, b in units.edges}
+    assert stored == edges  # the file's borders, not a Delaunay triangulation
