@@ -386,7 +386,7 @@ def _prices(problem: ProblemData, reps: I64, lp: LpArrays, duals: F64) -> F64:
 
 def _column_generation(problem: ProblemData, pairs: I64, items: I64, lp: LpArrays,
                        deadline: float, cancel: CancelToken | None,
-                       start_k: int = 3, add_per_item: int = 2,
+                       start_k: int = 2, add_per_item: int = 2,
                        max_rounds: int | None = None) -> _LpResult | None:
     """Column generation for a large pool LP; ``None`` when the restricted LP fails.
 
@@ -627,11 +627,12 @@ def lp_bound(
 
         sizes = [len(g) for g in groups]
         if workers > 1 and len(groups) > 1:
-            # HiGHS releases the GIL while it solves: pool LPs run side by side, largest first
+            # HiGHS releases the GIL while it solves: pool LPs run side by side (smallest
+            # first, like the serial order, so a short budget still solves most pools)
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=workers) as ex:
-                list(ex.map(one, np.argsort(sizes, kind="stable")[::-1].tolist()))
+                list(ex.map(one, np.argsort(sizes, kind="stable").tolist()))
         else:
             for i in np.argsort(sizes, kind="stable").tolist():
                 one(i)
