@@ -45,3 +45,22 @@ def test_rounding_is_deterministic_for_a_seed() -> None:
     runs = [round_lp(p, c.bound.x, c.bound.reduced, c.item_rep, time.perf_counter() + 60,
                      seed=1, gap=1e-3)[0] for _ in range(2)]
     assert np.array_equal(runs[0], runs[1])
+
+
+def test_rounding_and_bounds_stop_on_cancel() -> None:
+    from terraplan.solvers.base import CancelToken
+    from terraplan.solvers.bounds import lagrangian_bound, lp_bound
+
+    _, p = _problem(7)
+    c = lp_guided(p, time_limit=60, threads=1)
+    assert c is not None and c.bound.x is not None and c.bound.reduced is not None
+    tok = CancelToken()
+    tok.cancel()
+    a, stats = round_lp(p, c.bound.x, c.bound.reduced, c.item_rep, time.perf_counter() + 60,
+                        cancel=tok)
+    assert stats.rounded == 0 and np.array_equal(a, c.item_rep)  # nothing done once cancelled
+    b, _, _ = lagrangian_bound(p, iterations=500, cancel=tok)
+    assert b.stats["iterations"] == 1
+    # a cancelled column generation has no master solved: no pool gets an LP value
+    lb = lp_bound(p, cg_min_pairs=1, cancel=tok)
+    assert lb.stats["pools_unsolved"] == lb.stats["lps"]

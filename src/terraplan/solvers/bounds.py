@@ -347,6 +347,8 @@ def _solve_lp(problem: ProblemData, pairs: I64, with_budgets: bool, time_limit: 
         with_cg = _column_generation(problem, pairs, items, lp, t0 + time_limit, cancel)
         if with_cg is not None:
             return with_cg
+    if cancel is not None and cancel.cancelled:
+        return _LpResult("limit", -math.inf)
     h = _highs(lp)
     h.setOptionValue("time_limit", max(float(time_limit - (time.perf_counter() - t0)), 0.1))
     # HiGHS fixes its thread pool at the first solve of the process; a different "threads"
