@@ -5,7 +5,8 @@ Flow::
 
     active scenario of the cycle → its plan (the ownership in force) → roster events (departure
     on a date, a new hire like an existing rep, TBH placeholders) → :func:`solvers.rebalance`
-    (moves the departed rep's book first, then the fewest, lowest-value other accounts) →
+    (re-solves only the eligibility pools the events touch; moves the departed rep's book
+    first, then the fewest, lowest-value other accounts) →
     independent re-check by the evaluator under the scenario's own rules → quota transfer pro rata
     from the effective date (when the active scenario has stored quotas) → a child scenario of
     the active one holding the new plan (status ``solved``, ready for review and approval).
@@ -173,6 +174,9 @@ class RebalanceOutcome:
             "events": [_event_dict(e) for e in self.events],
             "moves": {"total": len(self.moves), "forced": self.forced,
                       "other": len(self.moves) - self.forced},
+            "scope": {"accounts": int(self.result.stats.get("scope_accounts", 0)),
+                      "reps": int(self.result.stats.get("scope_reps", 0)),
+                      "method": "repair" if self.result.stats.get("repair") else "heuristic"},
             "worst_deviation": {"before": dict(self.result.before),
                                 "after": dict(self.result.after)},
             "fairness": {"before": fair(self.before), "after": fair(self.after)},

@@ -3,16 +3,25 @@
 Events: a rep departs (:class:`Departure`), a new hire or TBH placeholder joins
 (:class:`NewHire`, optionally ``like`` an existing rep whose eligibility, home and capacity it
 copies), a rep's capacity changes (:class:`CapacityChange`). :func:`rebalance` applies them to the
-roster, takes the **active plan as the current ownership** and re-solves with the heuristic
-backend warm-started from it, with a move price that dominates travel:
+roster, takes the **active plan as the current ownership** and restores every rule, moving as
+little as possible:
 
-* accounts of a departed rep have no current owner that may keep them, so placing them costs no
-  move (they are forced) — they go first and to their cheapest feasible rep; locks to the
-  departed rep are released;
-* every other account moved costs ``move_cost`` (default: 10 × the largest single-account
-  travel cost, plus its potential in currency units × ``value_weight``), so the repair phase of
-  the search moves the **fewest and lowest-value** other accounts that restore balance and
-  capacity; with no rule broken, nobody else moves.
+* **scope**: only the eligibility pools the events touch (the departed rep's, the capacity-changed
+  rep's, the ``like`` rep's) and pools the active plan already breaks are re-solved; every other
+  account stays where it is. The start problem (``compile(scenario)``, passed in as ``problem``
+  or compiled here) tells the pools; the scope (its accounts and reps, the departed rep included)
+  is compiled on its own under the new roster, which gives the same candidates, targets and
+  bands as compiling the whole book (a pool's targets depend only on its own accounts and reps);
+* **targeted repair** (:func:`repair`): a MIP (HiGHS) per affected pool over restricted pairs —
+  the departed book may go to any eligible rep, every other item stays or moves to one of its
+  nearest reps (only each rep's lowest-potential items are offered), every hard rule as rows.
+  Accounts of a departed rep have no current owner that may keep them, so placing them costs no
+  move (they are forced); every other account moved costs ``move_cost`` (default: 10 × the
+  largest single-account travel cost, plus its potential in currency units × ``value_weight``),
+  so the **fewest and lowest-value** other accounts move; with no rule broken, nobody else
+  moves. Locks to the departed rep are released. If the MIP finds no plan (or the scope is
+  the whole book and too big), the heuristic backend, warm-started from the active plan, runs
+  on the scope instead.
 
 The result reports each move with its reason code (:class:`terraplan.domain.Reason`:
 ``DEPARTURE``, ``BALANCE``, ``CAPACITY``, ``ELIGIBILITY``, ...) from the evaluator's explainer,
@@ -21,8 +30,10 @@ and the worst relative deviation from target per balanced metric before and afte
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +42,9 @@ from datetime import date
 import numpy as np
 
 from terraplan.domain import (
+    AccountBook,
     Categorical,
+    Mode,
     Plan,
     Point,
     Provenance,
@@ -42,8 +55,8 @@ from terraplan.domain import (
     Scenario,
 )
 from terraplan.errors import ParameterError
-from terraplan.problem import ProblemData, compile
-from terraplan.solvers.base import SolveOptions, Status
+from terraplan.problem import ProblemData, compile, hard_violations, objective
+from terraplan.solvers.base import SolveOptions, SolveResult, Status
 
 log = logging.getLogger(__name__)
 
@@ -161,48 +174,331 @@ def apply_events(roster: RepRoster, events: Sequence[Event]) -> RepRoster:
     return roster
 
 
-def _worst_deviation(problem: ProblemData, item_rep: np.ndarray) -> dict[str, float]:
+def _worst_deviation(problem: ProblemData, item_rep: np.ndarray,
+                     reps: np.ndarray | None = None) -> dict[str, float]:
+    """Worst relative deviation from target per balanced metric over active reps (``reps``:
+    optional mask restricting the reps looked at)."""
     out: dict[str, float] = {}
     for b, metric in enumerate(problem.balance_metric):
         tot = problem.rep_totals(item_rep, int(problem.balance_q[b]))
         t = problem.target[b]
         ok = problem.rep_active & (t > 0)
+        if reps is not None:
+            ok &= reps
         out[metric] = float(np.max(np.abs(tot[ok] - t[ok]) / t[ok])) if ok.any() else 0.0
     return out
 
 
-def rebalance(
-    scenario: Scenario,
-    active: Plan,
-    events: Sequence[Event],
-    *,
-    seed: int = 0,
-    time_limit: float = 30.0,
-    move_cost: float | None = None,
-    value_weight: float = 1e-6,
-    options: SolveOptions | None = None,
-) -> RebalanceResult:
-    """Apply ``events`` and restore every rule moving as few, low-value accounts as possible.
+def _violated_pools(problem: ProblemData, owner: np.ndarray) -> set[int]:
+    """Pools in which the account-level ``owner`` breaks a hard rule of ``problem``: an item on
+    a rep that is not one of its candidates, a rep over capacity or outside a hard band."""
+    a = problem.item_assignment(owner)
+    bad = (problem.pair_index(a) < 0) & (problem.item_pool >= 0)
+    pools = set(np.unique(problem.item_pool[bad]).tolist())
+    rep_bad = problem.rep_totals(a, 0) > problem.rep_capacity + 1e-9
+    for b in np.flatnonzero(problem.balance_hard).tolist():
+        tot = problem.rep_totals(a, int(problem.balance_q[b]))
+        eps = 1e-9 * np.maximum(1.0, np.abs(problem.target[b]))
+        rep_bad |= (tot < problem.lower[b] - eps) | (tot > problem.upper[b] + eps)
+    pools |= set(np.unique(problem.rep_pool[rep_bad & (problem.rep_pool >= 0)]).tolist())
+    return {int(q) for q in pools}
 
-    Parameters
-    ----------
-    scenario : Scenario
-        The scenario the active plan was made for (its spec's rules apply).
-    active : Plan
-        The plan in force; it becomes the current ownership.
-    events : sequence of Departure, NewHire, CapacityChange
-    seed, time_limit : search seed and seconds
-    move_cost : float, optional
-        Objective price of moving one non-forced account (default: 10 × the largest pair travel
-        cost, so any move must be needed by a rule).
-    value_weight : float
-        Extra price per currency unit of potential moved, so lower-value accounts move first.
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """The part of the book a rebalance may touch: account rows, new-roster rep indices and the
+    start problem's pools they make up."""
+
+    rows: np.ndarray
+    reps: np.ndarray
+    pools: tuple[int, ...]
+
+
+#: Above this share of items in the affected pools, the whole book is re-solved (a sub-problem
+#: would save little and its bookkeeping is not free).
+_LOCAL_MAX_SHARE = 0.6
+
+
+def _scope(base: ProblemData, scenario: Scenario, n_roster: int, owner: np.ndarray,
+           events: Sequence[Event], max_share: float = _LOCAL_MAX_SHARE) -> _Scope | None:
+    """Pools of the start problem the events touch, plus those the active plan already breaks.
+
+    ``None`` means "the whole book": an event whose effect on pools cannot be read off the start
+    problem (a hire without ``like`` or with its own eligibility), geo-unit or table-distance
+    scenarios, or affected pools holding most of the book.
     """
-    from terraplan.evaluate.explain import explain_moves
+    spec = scenario.spec
+    if (scenario.units is not None or scenario.distances is not None or spec.rules.contiguity
+            or spec.mode is not Mode.ASSIGN):
+        return None
+    touched: list[int] = []
+    for ev in events:
+        if isinstance(ev, NewHire):
+            if ev.like is None or any(f is not None for f in (ev.segments, ev.verticals,
+                                                                 ev.regions)):
+                return None
+            touched.append(scenario.reps.index_of(ev.like))
+        else:
+            touched.append(scenario.reps.index_of(ev.rep_id))
+    pools = {int(base.rep_pool[j]) for j in touched if base.rep_pool[j] >= 0}
+    pools |= _violated_pools(base, owner)
+    sel = np.isin(base.item_pool, sorted(pools))
+    if sel.sum() > max_share * base.n_items:
+        return None
+    rows = np.flatnonzero(sel[base.item_of]).astype(np.int64)
+    rep_in = np.isin(base.rep_pool, sorted(pools))
+    rep_in[touched] = True
+    own = owner[rows]
+    rep_in[own[own >= 0]] = True  # current owners keep their index, so moves are counted
+    reps = np.concatenate([np.flatnonzero(rep_in), np.arange(base.n_reps, n_roster)])
+    return _Scope(rows, reps.astype(np.int64), tuple(sorted(pools)))
+
+
+def restrict_pairs(problem: ProblemData, keep: np.ndarray) -> ProblemData:
+    """``problem`` with only the candidate pairs in ``keep`` (pools and targets unchanged)."""
+    idx = np.flatnonzero(keep)
+    pair_item = problem.pair_item[idx]
+    indptr = np.zeros(problem.n_items + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_item, minlength=problem.n_items), out=indptr[1:])
+    return dataclasses.replace(
+        problem, indptr=_ro(indptr), indices=_ro(problem.indices[idx]),
+        pair_item=_ro(pair_item), pair_travel=_ro(problem.pair_travel[idx]),
+        pair_moved=_ro(problem.pair_moved[idx]),
+        pair_moved_potential=_ro(problem.pair_moved_potential[idx]),
+        pair_move_units=_ro(problem.pair_move_units[idx]), pair_cost=_ro(problem.pair_cost[idx]))
+
+
+def _rank_within(groups: np.ndarray, keys: tuple[np.ndarray, ...]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Order of the rows sorted by ``groups`` then ``keys`` and each row's rank in its group."""
+    order = np.lexsort((*keys[::-1], groups))
+    g = groups[order]
+    rank = np.arange(len(order)) - np.searchsorted(g, g, side="left")
+    return order, rank
+
+
+def _repair_pairs(problem: ProblemData, start: np.ndarray, per_rep: int, per_item: int
+                  ) -> np.ndarray:
+    """Pairs of the repair model: every candidate of a forced item (one not on a candidate of
+    its own: the departed book), each other item's current pair, and for ``per_rep`` movable
+    items of every rep, spread evenly over its book sorted by potential (lowest first), their
+    ``per_item`` nearest other reps."""
+    cur = problem.pair_index(start)
+    forced = cur < 0
+    keep = forced[problem.pair_item].copy()
+    keep[cur[~forced]] = True
+    book = problem.scenario.accounts
+    pot = np.add.reduceat(book.potential[problem.item_members].astype(np.float64),
+                          problem.item_indptr[:-1])
+    it = np.flatnonzero(~forced & (np.diff(problem.indptr) > 1))
+    order, rank = _rank_within(start[it], (pot[it], it))
+    # every step-th item of each rep's book by potential: small and large levers both (the
+    # move price, which grows with potential, still prefers the low-value ones)
+    book_size = np.bincount(start[it], minlength=problem.n_reps)
+    step = np.maximum(book_size // max(per_rep, 1), 1)[start[it][order]]
+    chosen = np.zeros(problem.n_items, dtype=bool)
+    chosen[it[order[(rank % step == 0) & (rank // step < per_rep)]]] = True
+    pp = np.flatnonzero(chosen[problem.pair_item] & ~keep)
+    order, rank = _rank_within(problem.pair_item[pp], (problem.pair_travel[pp], pp))
+    keep[pp[order[rank < per_item]]] = True
+    return keep
+
+
+def _priced(problem: ProblemData, move_cost: float | None, value_weight: float
+            ) -> tuple[ProblemData, float]:
+    """Re-price a problem compiled with a unit move price: move cost × count, plus potential
+    moved × ``value_weight`` × move cost (default move cost: 10 × the largest pair travel)."""
+    w_t = problem.w_travel
+    if move_cost is None:
+        move_cost = 10.0 * float(np.max(problem.pair_travel, initial=0.0)) * max(w_t, 1e-9) + 1.0
+    spec = problem.scenario.spec
+    spec = spec.model_copy(update={
+        "objective": spec.objective.model_copy(update={"disruption": move_cost})})
+    cost = w_t * problem.pair_travel + move_cost * problem.pair_move_units
+    if value_weight > 0:
+        # lowest-value first: potential moved (currency units) × value_weight × move_cost
+        cost = cost + value_weight * move_cost * problem.pair_moved_potential / 100.0
+    return dataclasses.replace(problem, scenario=dataclasses.replace(problem.scenario, spec=spec),
+                               pair_cost=_ro(cost), w_disruption=float(move_cost)), move_cost
+
+
+def _repair_mip(problem: ProblemData, keep: np.ndarray, start: np.ndarray, *, seed: int,
+                time_limit: float) -> tuple[np.ndarray | None, str]:
+    """Item assignment of the repair MIP over the pairs ``keep`` (HiGHS), or ``None``.
+
+    The model is :func:`terraplan.solvers.bounds._build_lp` (assignment rows, hard bands,
+    capacity, budgets, soft deviations; objective ``pair_cost``) with integral pair columns,
+    hinted with ``start`` (the items already placed).
+    """
+    import highspy
+
+    from terraplan.solvers.bounds import _build_lp
+
+    pairs = np.flatnonzero(keep).astype(np.int64)
+    items = np.unique(problem.pair_item[pairs]).astype(np.int64)
+    reps = np.unique(problem.indices[pairs]).astype(np.int64)
+    h, _, _ = _build_lp(problem, pairs, items, reps, with_budgets=True)
+    n_x = len(pairs)
+    h.changeColsIntegrality(n_x, np.arange(n_x, dtype=np.int32),
+                            np.full(n_x, highspy.HighsVarType.kInteger.value, dtype=np.uint8))
+    h.setOptionValue("time_limit", max(float(time_limit), 0.1))
+    h.setOptionValue("random_seed", int(seed) % 2_147_483_647)
+    h.setOptionValue("mip_rel_gap", 1e-3)
+    # a node budget, not only the clock, ends the search: the same plan on a busy machine
+    h.setOptionValue("mip_max_nodes", _REPAIR_MAX_NODES)
+    placed = start[problem.pair_item[pairs]] == problem.indices[pairs]
+    with contextlib.suppress(AttributeError, TypeError):  # highspy without sparse setSolution
+        h.setSolution(n_x, np.arange(n_x, dtype=np.int32), placed.astype(np.float64))
+    h.run()
+    status = h.getModelStatus()
+    if h.getInfo().primal_solution_status != 2:  # no feasible MIP solution
+        return None, h.modelStatusToString(status)
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)[:n_x]
+    chosen = pairs[x > 0.5]
+    out = np.asarray(start, dtype=np.int32).copy()
+    out[problem.pair_item[chosen]] = problem.indices[chosen]
+    return out, h.modelStatusToString(status)
+
+
+def repair(problem: ProblemData, start: np.ndarray, *, seed: int = 0, time_limit: float = 10.0,
+           options: SolveOptions | None = None) -> tuple[SolveResult, str]:
+    """Restore every hard rule of ``problem`` from the account-level ``start``, moving little.
+
+    Items whose start rep is not one of their candidates (-1, a departed rep, an ineligible
+    rep) must move. Each eligibility pool that has such items or breaks a band or a capacity is
+    repaired by a MIP (HiGHS) over the restricted pairs of :func:`_repair_pairs`: the forced
+    items may go to any candidate, every other item stays or moves to one of its nearest reps,
+    priced by ``pair_cost`` (a rebalance prices moves so that the fewest, lowest-value accounts
+    move), every hard rule as rows. Pools are independent unless a global move budget couples
+    them (then one MIP). If a MIP finds no plan, the heuristic runs on the whole problem from the
+    best assignment so far. Returns the result (account-level assignment) and ``"repair"`` or
+    ``"heuristic"``.
+    """
     from terraplan.solvers.heuristic import solve_heuristic
 
     t0 = time.perf_counter()
-    roster = apply_events(scenario.reps, events)
+    deadline = t0 + time_limit
+    items = problem.item_assignment(start)
+    keep = _repair_pairs(problem, items, _REPAIR_PER_REP, _REPAIR_PER_ITEM)
+    tight = _repair_pairs(problem, items, 0, 0)
+    pools = sorted(_violated_pools(problem, problem.account_assignment(items)))
+    coupled = problem.max_moved_accounts >= 0 or problem.max_moved_potential >= 0
+    groups = [pools] if coupled else [[q] for q in pools]
+    pair_pool = problem.item_pool[problem.pair_item]
+    failed: list[str] = []
+    sels = [keep & np.isin(pair_pool, grp) for grp in groups]
+    sizes = [int(sel.sum()) for sel in sels]
+    wide: np.ndarray | None = None
+    for k, (grp, sel) in enumerate(zip(groups, sels, strict=True)):
+        if sizes[k] > _REPAIR_MAX_PAIRS:
+            failed.append(f"pool(s) {grp}: model too large ({sizes[k]:,} pairs)")
+            continue
+        # the time left, shared by model size among the pools still to repair
+        share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
+        # first only the forced items move (no other move at all: optimal when feasible, and
+        # a small model); then the full repair model
+        a, status = _repair_mip(problem, tight & np.isin(pair_pool, grp), items, seed=seed,
+                                time_limit=max(share / 3, 0.3))
+        if a is None:
+            share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
+            a, status = _repair_mip(problem, sel, items, seed=seed, time_limit=max(share, 0.5))
+        if a is None:
+            # too few items may move: once more with 5 × the items per rep, 4 × the reps each
+            if wide is None:
+                wide = _repair_pairs(problem, items, 5 * _REPAIR_PER_REP, 4 * _REPAIR_PER_ITEM)
+            sel = wide & np.isin(pair_pool, grp)
+            if int(sel.sum()) <= _REPAIR_MAX_PAIRS:
+                share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
+                a, status = _repair_mip(problem, sel, items, seed=seed,
+                                        time_limit=max(share, 0.5))
+        if a is None:
+            failed.append(f"pool(s) {grp}: {status}")
+            continue
+        items = a
+    if not failed:
+        if not hard_violations(problem, items):
+            return SolveResult(status=Status.FEASIBLE, backend="rebalance", seed=seed,
+                               objective=objective(problem, items), bound=None,
+                               runtime=time.perf_counter() - t0,
+                               assignment=problem.account_assignment(items),
+                               message=f"repair MIP over {len(pools)} pool(s)"), "repair"
+        failed.append("repaired plan breaks a rule")
+    why = "repair MIP: " + "; ".join(failed)
+    log.info("rebalance: %s; heuristic on the affected scope", why)
+    left = max(deadline - time.perf_counter(), 1.0)
+    opts = options or SolveOptions(time_limit=left, extra={"bound": False, "kick_patience": 3})
+    res = solve_heuristic(problem, seed=seed, options=opts,
+                          initial=problem.account_assignment(items))
+    return dataclasses.replace(res, message=f"{why}; heuristic: {res.message}"), "heuristic"
+
+
+def lp_rounded_plan(problem: ProblemData, *, seed: int = 0, time_limit: float = 120.0,
+                    near_reps: int = 10, near_items: int = 400) -> tuple[SolveResult, str]:
+    """A plan meeting every hard rule built from the LP relaxation, for books the heuristic
+    cannot yet balance (a start plan for rebalancing benchmarks and tests).
+
+    One HiGHS LP per pool (the model of :mod:`terraplan.solvers.bounds`) over the pairs among
+    each item's ``near_reps`` nearest reps or each rep's ``near_items`` nearest items (by
+    travel); items the LP assigns integrally keep that rep, the fractional ones are placed by
+    :func:`repair`, which also restores any band the rounding broke. ``time_limit`` bounds the
+    LPs and, separately, the repair. Returns the result and a one-line account.
+    """
+    from terraplan.solvers.bounds import _build_lp
+
+    t0 = time.perf_counter()
+    o1, r1 = _rank_within(problem.pair_item, (problem.pair_travel,))
+    o2, r2 = _rank_within(problem.indices, (problem.pair_travel,))
+    pool_of = problem.item_pool[problem.pair_item]
+    best = np.full(problem.n_items, -1, dtype=np.int32)
+    for q in range(problem.n_pools):
+        # too few pairs can make a pool's LP infeasible (Hall's condition near crowded reps):
+        # widen to 3 × then to every pair of the pool
+        for widen in (1, 3, 0):
+            in_pool = pool_of == q
+            if widen:
+                keep = np.zeros(problem.n_pairs, dtype=bool)
+                keep[o1[r1 < widen * near_reps]] = True
+                keep[o2[r2 < widen * near_items]] = True
+                in_pool &= keep
+            pairs = np.flatnonzero(in_pool).astype(np.int64)
+            if not len(pairs):
+                break
+            h, _, _ = _build_lp(problem, pairs,
+                                np.unique(problem.pair_item[pairs]).astype(np.int64),
+                                np.unique(problem.indices[pairs]).astype(np.int64), False)
+            h.setOptionValue("time_limit", max(t0 + time_limit - time.perf_counter(), 1.0))
+            h.run()
+            status = h.modelStatusToString(h.getModelStatus())
+            if status == "Optimal":
+                x = np.asarray(h.getSolution().col_value, dtype=np.float64)[:len(pairs)]
+                whole = pairs[x > 0.999]
+                best[problem.pair_item[whole]] = problem.indices[whole]
+                break
+            if status != "Infeasible" or not widen:
+                msg = f"LP of pool {q} ({len(pairs):,} pairs): {status}"
+                st = Status.INFEASIBLE if status == "Infeasible" else Status.NO_SOLUTION_IN_TIME
+                return SolveResult(status=st, backend="rebalance", seed=seed, objective=None,
+                                   bound=None, runtime=time.perf_counter() - t0,
+                                   assignment=None, message=msg), msg
+    # the repair gets its own ``time_limit`` (the LPs may have used theirs)
+    res, method = repair(problem, problem.account_assignment(best), seed=seed,
+                         time_limit=time_limit)
+    return res, (f"pool LPs rounded ({int((best < 0).sum())} fractional items) + {method}: "
+                 f"{res.message}")
+
+
+#: Repair model size: lowest-potential items per rep that may move, nearest reps each may move
+#: to, and the pair count above which the heuristic is used instead.
+_REPAIR_PER_REP = 40
+_REPAIR_PER_ITEM = 8
+_REPAIR_MAX_PAIRS = 120_000
+_REPAIR_MAX_NODES = 500
+
+
+def _book_in_force(scenario: Scenario, active: Plan, events: Sequence[Event]
+                   ) -> tuple[AccountBook, np.ndarray]:
+    """The book with the active plan as current owners and locks to departing reps released,
+    and the active owner (start-roster index) of every row."""
     book = scenario.accounts
     owner = active.aligned(book, scenario.reps)  # indices into the old roster
     old_ids = scenario.reps.ids
@@ -215,64 +511,147 @@ def rebalance(
         lut = np.asarray([c in gone for c in lk.categories] + [False], dtype=bool)
         codes = np.where(lut[lk.codes], -1, lk.codes).astype(np.int32)
         lk = Categorical.from_codes(codes, lk.categories)
-    book2 = dataclasses.replace(book, current_owner=cur, locked_to=lk)
+    return dataclasses.replace(book, current_owner=cur, locked_to=lk), owner
+
+
+def rebalance(
+    scenario: Scenario,
+    active: Plan,
+    events: Sequence[Event],
+    *,
+    seed: int = 0,
+    time_limit: float = 30.0,
+    move_cost: float | None = None,
+    value_weight: float = 1e-6,
+    options: SolveOptions | None = None,
+    problem: ProblemData | None = None,
+    scope: str = "auto",
+) -> RebalanceResult:
+    """Apply ``events`` and restore every rule moving as few, low-value accounts as possible.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario the active plan was made for (its spec's rules apply).
+    active : Plan
+        The plan in force; it becomes the current ownership.
+    events : sequence of Departure, NewHire, CapacityChange
+    seed, time_limit : seed and seconds (the whole call, compilation included)
+    move_cost : float, optional
+        Objective price of moving one non-forced account (default: 10 × the largest pair travel
+        cost, so any move must be needed by a rule).
+    value_weight : float
+        Extra price per currency unit of potential moved, so lower-value accounts move first.
+    options : SolveOptions, optional
+        Options of the heuristic when the targeted repair finds no plan.
+    problem : ProblemData, optional
+        ``compile(scenario)`` when the caller has it (the start problem, before the events);
+        it is compiled here otherwise. Only its pools, targets and bands are read.
+    scope : {"auto", "pool", "full"}
+        ``auto``/``pool``: re-solve only the eligibility pools the events touch and those the
+        active plan already breaks (every other account stays; ``auto`` falls back to the whole
+        book when those pools hold most of it or an event cannot be placed in a pool);
+        ``full``: the whole book.
+    """
+    from terraplan.evaluate.explain import explain_moves
+
+    if scope not in ("auto", "pool", "full"):
+        raise ParameterError(f"The 'scope' parameter must be 'auto', 'pool' or 'full'. "
+                             f"Got {scope!r}.")
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit
+    roster = apply_events(scenario.reps, events)
+    book2, owner = _book_in_force(scenario, active, events)
     rules = scenario.spec.rules
-    # price moves: count × move_cost (+ potential × value_weight), compiled once with a unit
-    # price and then re-priced on the pair arrays (compiling a big book twice costs seconds)
+    # price moves: compiled with a unit price, then re-priced on the pair arrays (_priced)
     spec = scenario.spec.model_copy(update={
         "rules": rules.model_copy(update={"continuity": rules.continuity.model_copy(
             update={"move_cost": 1.0, "move_weight": "count"})}),
         "objective": scenario.spec.objective.model_copy(update={"disruption": 1.0}),
     })
-    problem = compile(dataclasses.replace(scenario, accounts=book2, reps=roster, spec=spec))
-    w_t = problem.w_travel
-    if move_cost is None:
-        move_cost = 10.0 * float(np.max(problem.pair_travel, initial=0.0)) * max(w_t, 1e-9) + 1.0
-    spec = spec.model_copy(update={
-        "objective": spec.objective.model_copy(update={"disruption": move_cost})})
-    sc2 = dataclasses.replace(problem.scenario, spec=spec)
-    cost = w_t * problem.pair_travel + move_cost * problem.pair_move_units
-    if value_weight > 0:
-        # lowest-value first: potential moved (currency units) × value_weight × move_cost
-        cost = cost + value_weight * move_cost * problem.pair_moved_potential / 100.0
-    problem = dataclasses.replace(problem, scenario=sc2, pair_cost=_ro(cost),
-                                  w_disruption=float(move_cost))
-    start_owner = problem.account_owner.copy()
-    before_items = problem.item_assignment(start_owner)
-    ok_before = problem.pair_index(before_items) >= 0
-    before = _worst_deviation(problem, np.where(ok_before, before_items, -1))
-    opts = options or SolveOptions(time_limit=time_limit,
-                                   extra={"bound": False, "kick_patience": 3})
-    res = solve_heuristic(problem, seed=seed, options=opts, initial=start_owner)
-    runtime = time.perf_counter() - t0
+    full_sc = dataclasses.replace(scenario, accounts=book2, reps=roster, spec=spec)
+    stats: dict[str, float] = {}
+    where: _Scope | None = None
+    base = problem
+    if scope != "full":
+        if base is None:
+            base = compile(scenario)
+            stats["start_compile_s"] = time.perf_counter() - t0
+        elif base.n_accounts != len(scenario.accounts) or base.rep_ids != scenario.reps.ids:
+            raise ParameterError("the 'problem' given to rebalance was not compiled from its "
+                                 "scenario (accounts or reps differ)")
+        where = _scope(base, scenario, len(roster), owner, events,
+                       1.0 if scope == "pool" else _LOCAL_MAX_SHARE)
+    t1 = time.perf_counter()
+    if where is None:
+        rows = np.arange(len(book2), dtype=np.int64)
+        reps = np.arange(len(roster), dtype=np.int64)
+        sub_sc = full_sc
+    else:
+        rows, reps = where.rows, where.reps
+        sub_sc = dataclasses.replace(full_sc, accounts=book2.take(rows),
+                                     reps=RepRoster.of([roster[j] for j in reps.tolist()]))
+    sub = compile(sub_sc)
+    if where is not None and sub.max_moved_potential >= 0:
+        share = rules.continuity.max_moved_share or 0.0
+        sub = dataclasses.replace(sub, max_moved_potential=int(
+            math.floor(share * int(book2.potential.sum()) + 1e-9)))
+    sub, move_cost = _priced(sub, move_cost, value_weight)
+    stats["compile_s"] = time.perf_counter() - t1
+    stats["scope_accounts"] = float(len(rows))
+    stats["scope_reps"] = float(len(reps))
+    sc2 = dataclasses.replace(full_sc, spec=sub.scenario.spec)
+    start = sub.account_owner.copy()
+    before_items = sub.item_assignment(start)
+    before = _worst_deviation(sub, np.where(sub.pair_index(before_items) >= 0, before_items, -1))
+    outside: dict[str, float] = {}
+    if where is not None and base is not None:
+        outside = _worst_deviation(base, base.item_assignment(owner),
+                                   ~np.isin(base.rep_pool, where.pools))
+        before = {k: max(v, outside.get(k, 0.0)) for k, v in before.items()}
+    t2 = time.perf_counter()
+    if len(rows):
+        res, method = repair(sub, start, seed=seed, time_limit=deadline - time.perf_counter(),
+                             options=options)
+    else:
+        res, method = SolveResult(status=Status.OPTIMAL, backend="rebalance", seed=seed,
+                                  objective=0.0, bound=0.0, runtime=0.0, assignment=start), "none"
+    stats["solve_s"] = time.perf_counter() - t2
+    stats["repair"] = float(method == "repair")
     if res.assignment is None:
-        return RebalanceResult(res.status, None, sc2, (), before, {}, runtime,
-                               message=res.message)
-    new_owner = res.assignment
-    plan = Plan.from_indices(book2, roster, new_owner,
-                             provenance=Provenance(scenario=sc2.name, solver="rebalance",
-                                                   seed=seed, note="rebalance"))
-    before_plan = Plan.from_indices(book2, roster, start_owner)
-    reasons = explain_moves(sc2, before_plan, plan)
-    changed = np.flatnonzero(new_owner != start_owner)
-    departed = ~problem.rep_active
+        return RebalanceResult(res.status, None, sc2, (), before, {},
+                               time.perf_counter() - t0, message=res.message, stats=stats)
+    new_sub = res.assignment
+    new_owner = owner.copy()
+    new_owner[rows] = np.where(new_sub >= 0, reps[np.maximum(new_sub, 0)], -1)
+    sub_roster = sub_sc.reps
+    plan_sub = Plan.from_indices(sub_sc.accounts, sub_roster, new_sub)
+    reasons_sub = explain_moves(dataclasses.replace(sub_sc, spec=sc2.spec),
+                                Plan.from_indices(sub_sc.accounts, sub_roster, start), plan_sub)
+    reasons = np.zeros(len(book2), dtype=np.int8)
+    reasons[rows] = reasons_sub
+    departed = ~sub.rep_active
     moves = []
-    ids = book.ids
-    rids = roster.ids
-    for i in changed.tolist():
-        fr = int(start_owner[i])
-        rs = Reason(int(reasons[i]))
+    ids = sub_sc.accounts.ids
+    rids = sub_roster.ids
+    for i in np.flatnonzero(new_sub != start).tolist():
+        fr = int(start[i])
+        rs = Reason(int(reasons_sub[i]))
         if fr >= 0 and departed[fr]:
             rs = Reason.DEPARTURE
-        moves.append(Move(str(ids[i]), rids[fr] if fr >= 0 else None, rids[int(new_owner[i])],
+        moves.append(Move(str(ids[i]), rids[fr] if fr >= 0 else None, rids[int(new_sub[i])],
                           rs))
-    after = _worst_deviation(problem, problem.item_assignment(new_owner))
+    after = _worst_deviation(sub, sub.item_assignment(new_sub))
+    if outside:
+        after = {k: max(v, outside.get(k, 0.0)) for k, v in after.items()}
     forced = sum(mv.reason is Reason.DEPARTURE for mv in moves)
-    plan = dataclasses.replace(plan, reasons=np.asarray(reasons, dtype=np.int8))
-    return RebalanceResult(res.status, plan, sc2, tuple(moves), before, after, runtime,
-                           message=res.message,
-                           stats={"forced": float(forced), "other": float(len(moves) - forced),
-                                  "objective": float(res.objective or 0.0)})
+    plan = Plan.from_indices(book2, roster, new_owner, reasons=reasons,
+                             provenance=Provenance(scenario=sc2.name, solver="rebalance",
+                                                   seed=seed, note=f"rebalance ({method})"))
+    stats.update({"forced": float(forced), "other": float(len(moves) - forced),
+                  "objective": float(res.objective or 0.0)})
+    return RebalanceResult(res.status, plan, sc2, tuple(moves), before, after,
+                           time.perf_counter() - t0, message=res.message, stats=stats)
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -281,4 +660,4 @@ def _ro(a: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["CapacityChange", "Departure", "Event", "Move", "NewHire", "RebalanceResult",
-           "apply_events", "rebalance"]
+           "apply_events", "lp_rounded_plan", "rebalance", "repair", "restrict_pairs"]
