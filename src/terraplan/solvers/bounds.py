@@ -779,6 +779,11 @@ def lagrangian_bound(
         if norm2 <= 1e-18:
             break  # the relaxed assignment is feasible: the bound is optimal for the relaxation
         if upper_estimate is not None and math.isfinite(upper_estimate):
+            if best > upper_estimate - 0.01 * abs(upper_estimate):
+                # the estimate was too low (balance dearer than guessed): Polyak steps would
+                # shrink to nothing below the optimum, so aim higher
+                upper_estimate = best + 0.2 * abs(best)
+                alpha = max(alpha, 0.5)
             step = alpha * max(upper_estimate - val, 1e-9 * max(abs(val), 1.0)) / norm2
         else:
             step = alpha * base * problem.n_items / (it + 1) / math.sqrt(norm2) / 10.0
