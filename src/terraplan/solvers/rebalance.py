@@ -346,6 +346,7 @@ def _repair_mip(problem: ProblemData, keep: np.ndarray, start: np.ndarray, *, se
     h.setOptionValue("mip_rel_gap", 1e-3)
     # a node budget, not only the clock, ends the search: the same plan on a busy machine
     h.setOptionValue("mip_max_nodes", _REPAIR_MAX_NODES)
+    h.setOptionValue("mip_heuristic_effort", _REPAIR_HEURISTIC_EFFORT)
     placed = start[problem.pair_item[pairs]] == problem.indices[pairs]
     with contextlib.suppress(AttributeError, TypeError):  # highspy without sparse setSolution
         h.setSolution(n_x, np.arange(n_x, dtype=np.int32), placed.astype(np.float64))
@@ -358,6 +359,38 @@ def _repair_mip(problem: ProblemData, keep: np.ndarray, start: np.ndarray, *, se
     out = np.asarray(start, dtype=np.int32).copy()
     out[problem.pair_item[chosen]] = problem.indices[chosen]
     return out, h.modelStatusToString(status)
+
+
+def _lp_neighbourhood(problem: ProblemData, keep: np.ndarray, start: np.ndarray,
+                      time_limit: float) -> np.ndarray | None:
+    """Pairs of a smaller repair model guided by the LP relaxation of ``keep``: every item's
+    current pair, and all the pairs in ``keep`` of the items the LP does not keep whole on
+    their current rep (forced, fractional or moved ones) and of the items of every rep the LP
+    moves something to or from. ``None`` if the LP fails."""
+    from terraplan.solvers.bounds import _build_lp
+
+    pairs = np.flatnonzero(keep).astype(np.int64)
+    h, _, _ = _build_lp(problem, pairs, np.unique(problem.pair_item[pairs]).astype(np.int64),
+                        np.unique(problem.indices[pairs]).astype(np.int64), with_budgets=True)
+    h.setOptionValue("time_limit", max(float(time_limit), 0.1))
+    h.run()
+    if h.modelStatusToString(h.getModelStatus()) != "Optimal":
+        return None
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)[:len(pairs)]
+    stays = np.zeros(problem.n_items, dtype=bool)
+    on_cur = start[problem.pair_item[pairs]] == problem.indices[pairs]
+    stays[problem.pair_item[pairs[on_cur & (x > 0.999)]]] = True
+    # reps the LP moves something to or from: their offered items stay free too
+    moving = pairs[~on_cur & (x > 1e-6)]
+    reps = np.zeros(problem.n_reps, dtype=bool)
+    reps[problem.indices[moving]] = True
+    src = start[problem.pair_item[moving]]
+    reps[src[src >= 0]] = True
+    stays &= ~reps[np.maximum(start, 0)] | (start < 0)
+    out = keep & ~stays[problem.pair_item]
+    cur = problem.pair_index(start)
+    out[cur[cur >= 0]] = True
+    return out
 
 
 def repair(problem: ProblemData, start: np.ndarray, *, seed: int = 0, time_limit: float = 10.0,
@@ -400,8 +433,22 @@ def repair(problem: ProblemData, start: np.ndarray, *, seed: int = 0, time_limit
         a, status = _repair_mip(problem, tight & np.isin(pair_pool, grp), items, seed=seed,
                                 time_limit=max(share / 3, 0.3))
         if a is None:
+            # then the items the LP relaxation moves (a small MIP that finds few-move plans
+            # fast), then the whole repair model
             share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
-            a, status = _repair_mip(problem, sel, items, seed=seed, time_limit=max(share, 0.5))
+            log.info("repair pool(s) %s: forced items only: %s", grp, status)
+            near = _lp_neighbourhood(problem, sel, items, time_limit=max(share / 2, 0.3))
+            if near is not None:
+                a, status = _repair_mip(problem, near, items, seed=seed,
+                                        time_limit=max(share / 2, 0.3))
+                log.info("repair pool(s) %s: LP neighbourhood (%d pairs): %s", grp,
+                         int(near.sum()), status)
+        share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
+        if a is None or (status != "Optimal" and share >= 1.0):
+            # the whole repair model; an unproven neighbourhood plan stays as the fallback
+            b, st_b = _repair_mip(problem, sel, items, seed=seed, time_limit=max(share, 0.5))
+            if b is not None and (a is None or objective(problem, b) < objective(problem, a)):
+                a, status = b, st_b
         if a is None:
             # too few items may move: once more with 5 × the items per rep, 4 × the reps each
             if wide is None:
@@ -493,6 +540,7 @@ _REPAIR_PER_REP = 40
 _REPAIR_PER_ITEM = 8
 _REPAIR_MAX_PAIRS = 120_000
 _REPAIR_MAX_NODES = 500
+_REPAIR_HEURISTIC_EFFORT = 0.05
 
 
 def _book_in_force(scenario: Scenario, active: Plan, events: Sequence[Event]
