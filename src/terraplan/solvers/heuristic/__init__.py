@@ -209,10 +209,10 @@ def solve_heuristic(
           and bool(extra.get("rounding", True)) and not deterministic
           and not (cancel is not None and cancel.cancelled)):
         # LP solved: round it by restricted pool MIPs (most of the remaining time)
-        round_end = time.perf_counter() + 0.7 * max(deadline - time.perf_counter(), 0.0)
+        round_end = time.perf_counter() + 0.85 * max(deadline - time.perf_counter(), 0.0)
         start, rounding = round_lp(problem, c.bound.x, c.bound.reduced, start, round_end,
                                    seed=seed, gap=float(extra.get("rounding_gap", 0.005)),
-                                   cancel=cancel)
+                                   cancel=cancel, workers=options.threads)
     t_cons = time.perf_counter() - t0
 
     # -- local search ---------------------------------------------------------------------------

@@ -22,7 +22,9 @@ local search to repair. Global continuity budgets are not seen here (they are th
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +37,7 @@ from terraplan.solvers.heuristic.polish import pool_mip
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
-#: Pools up to this many pairs fall back to the MIP over every pair when restrictions fail.
+#: Pools up to this many pairs are re-solved over every pair (no restriction).
 FULL_POOL_PAIRS = 5_000
 
 #: Items a restricted pool MIP frees at least (small pools: all of them) and at most besides
@@ -54,11 +56,13 @@ class RoundingStats:
 
 def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: float, *,
              seed: int = 0, gap: float = 0.005, free_share: float = 0.1, per_item: int = 3,
-             cancel: CancelToken | None = None) -> tuple[I64, RoundingStats]:
+             cancel: CancelToken | None = None, workers: int = 1
+             ) -> tuple[I64, RoundingStats]:
     """Round the LP solution ``x`` (per pair) pool by pool; returns the rep of every item.
 
     ``start`` is the argmax assignment (kept wherever a pool's MIP finds nothing); pools are
-    taken smallest first, each with an equal share of the time left.
+    taken largest first, each with an equal share of the time left (``workers`` pools at
+    once in threads: HiGHS releases the GIL, and pools touch disjoint items).
     """
     t0 = time.perf_counter()
     p = problem
@@ -68,34 +72,51 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
     cuts = np.searchsorted(pool[order], np.arange(p.n_pools + 1))
     groups = [order[cuts[i]:cuts[i + 1]].astype(np.int64) for i in range(p.n_pools)
               if cuts[i + 1] > cuts[i]]
-    groups.sort(key=len)
-    rounded = widened = 0
-    for i, pairs in enumerate(groups):
-        if cancel is not None and cancel.cancelled:
-            break
+    # largest first: big pools round fast (few fractional items, restricted MIP) and leave
+    # their unused time to the small lumpy pools, whose MIPs are the hard ones
+    groups.sort(key=len, reverse=True)
+    lock = threading.Lock()
+    count = {"rounded": 0, "widened": 0, "left": len(groups)}
+    workers = max(1, min(workers, len(groups)))
+
+    def one(pairs: I64) -> None:
+        with lock:
+            share = (deadline - time.perf_counter()) * workers / max(count["left"], 1)
+            count["left"] -= 1
+        share = min(share, deadline - time.perf_counter())
+        if share < 0.02 or (cancel is not None and cancel.cancelled):
+            return
         if not np.isfinite(reduced[pairs]).all() or not np.isfinite(x[pairs]).all():
-            continue  # this pool's LP was not solved
-        share = (deadline - time.perf_counter()) / (len(groups) - i)
-        if share < 0.02:
-            break
+            return  # this pool's LP was not solved
         pool_deadline = time.perf_counter() + share
-        attempts = [(free_share, per_item), (min(3 * free_share, 1.0), per_item + 2)]
-        if len(pairs) <= FULL_POOL_PAIRS:
-            attempts.append((1.0, 10**9))
+        # small pools are the lumpy ones (a few reps, heavy-tailed accounts): there the
+        # restriction is often infeasible and the whole pool is a small MIP anyway
+        attempts = ([(1.0, 10**9)] if len(pairs) <= FULL_POOL_PAIRS else
+                    [(free_share, per_item), (min(3 * free_share, 1.0), per_item + 2)])
         for j, (fs, pi) in enumerate(attempts):
             left = pool_deadline - time.perf_counter()
             if left < 0.02:
-                break
+                return
             # the first try gets most of the pool's time; a retry what is left
             limit = left * (0.6 if j + 1 < len(attempts) else 1.0)
-            got = _pool_mip(p, pairs, x, reduced, a, fs, pi, limit, seed, gap, cancel)
+            got = _pool_mip(p, pairs, x, reduced, start, fs, pi, limit, seed, gap, cancel)
             if got is not None:
                 items, reps = got
                 a[items] = reps
-                rounded += 1
-                break
-            widened += 1
-    return a, RoundingStats(len(groups), rounded, widened, time.perf_counter() - t0)
+                with lock:
+                    count["rounded"] += 1
+                return
+            with lock:
+                count["widened"] += 1
+
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            list(ex.map(one, groups))
+    else:
+        for pairs in groups:
+            one(pairs)
+    return a, RoundingStats(len(groups), count["rounded"], count["widened"],
+                            time.perf_counter() - t0)
 
 
 def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
