@@ -117,7 +117,7 @@ def main() -> None:
         out["evaluator_hard"] = evaluate(rb.scenario, rb.plan).hard_count
         moved_other = np.flatnonzero((rb.plan.owner != active.owner)
                                      & (active.owner != p.rep_ids.index(dep)))
-        out["unaffected_moved"] = int(len(moved_other))
+        out["other_moved"] = int(len(moved_other))
     print(json.dumps(out), flush=True)
 
 
