@@ -381,7 +381,7 @@ def _lp_neighbourhood(problem: ProblemData, keep: np.ndarray, start: np.ndarray,
     on_cur = start[problem.pair_item[pairs]] == problem.indices[pairs]
     stays[problem.pair_item[pairs[on_cur & (x > 0.999)]]] = True
     # reps the LP moves something to or from: their offered items stay free too
-    moving = pairs[~on_cur & (x > 1e-6)]
+    moving = pairs[~on_cur & (x > _NEIGHBOUR_X)]
     reps = np.zeros(problem.n_reps, dtype=bool)
     reps[problem.indices[moving]] = True
     src = start[problem.pair_item[moving]]
@@ -439,8 +439,9 @@ def repair(problem: ProblemData, start: np.ndarray, *, seed: int = 0, time_limit
             log.info("repair pool(s) %s: forced items only: %s", grp, status)
             near = _lp_neighbourhood(problem, sel, items, time_limit=max(share / 2, 0.3))
             if near is not None:
+                share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
                 a, status = _repair_mip(problem, near, items, seed=seed,
-                                        time_limit=max(share / 2, 0.3))
+                                        time_limit=max(share * _NEIGHBOUR_SHARE, 0.3))
                 log.info("repair pool(s) %s: LP neighbourhood (%d pairs): %s", grp,
                          int(near.sum()), status)
         share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
@@ -540,6 +541,9 @@ _REPAIR_PER_REP = 40
 _REPAIR_PER_ITEM = 8
 _REPAIR_MAX_PAIRS = 120_000
 _REPAIR_MAX_NODES = 500
+#: LP value above which a pair counts as an LP move, and the neighbourhood MIP's time share
+_NEIGHBOUR_X = 0.2
+_NEIGHBOUR_SHARE = 0.6
 _REPAIR_HEURISTIC_EFFORT = 0.05
 
 
