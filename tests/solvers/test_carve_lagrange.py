@@ -155,3 +155,24 @@ def test_closed_site_without_own_pair_stays_closed() -> None:
     status, med2, _, _, _ = cpsat.solve(pr, items, sites, SolveOptions(time_limit=10.0), seed=0,
                                         start=None, cancel=None, callbacks=())
     assert med2 is not None and sorted(np.unique(med2).tolist()) == [1, 3]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bound_and_fixing_with_sites_that_are_not_items(seed: int) -> None:
+    # rep home bases as sites: no own item, no self-assignment, fractional capacities
+    rng = np.random.default_rng(500 + seed)
+    n, m, p = 20, 7, 3
+    cost = rng.uniform(1.0, 50.0, (n, m))
+    cost[rng.uniform(size=(n, m)) < 0.1] = np.inf  # a few forbidden pairs
+    cost[np.arange(n), rng.integers(0, m, n)] = rng.uniform(1.0, 50.0, n)  # every item servable
+    demand = rng.uniform(0.5, 3.0, n)
+    pr = CarveProblem(cost=cost, demand=demand, capacity=np.full(m, demand.sum() / p * 1.2),
+                      p=p, site_item=np.full(m, -1, dtype=np.int64), self_assign=False)
+    opt, med = _optimum(pr)
+    lb = lagrangian_bound(pr, upper=opt * 1.2, time_budget=10.0)
+    assert lb is not None and lb.bound <= opt + 1e-6 * opt
+    mask = fixing_mask(pr, lb, opt + 1e-6 * opt, integral=False)
+    assert mask[np.arange(n), med].all()
+    r = solve_carve(pr, backend="milp", seed=seed, options=SolveOptions(time_limit=30.0, gap=0.0))
+    assert r.status is Status.OPTIMAL and r.objective == pytest.approx(opt)
+    assert not pr.violations(medians_from(r.assignment, r.centres))
