@@ -445,7 +445,7 @@ def repair(problem: ProblemData, start: np.ndarray, *, seed: int = 0, time_limit
                 log.info("repair pool(s) %s: LP neighbourhood (%d pairs): %s", grp,
                          int(near.sum()), status)
         share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
-        if a is None or (status != "Optimal" and share >= 1.0):
+        if a is None or (status != "Optimal" and share >= 3.0):
             # the whole repair model; an unproven neighbourhood plan stays as the fallback
             b, st_b = _repair_mip(problem, sel, items, seed=seed, time_limit=max(share, 0.5))
             if b is not None and (a is None or objective(problem, b) < objective(problem, a)):
@@ -543,7 +543,7 @@ _REPAIR_MAX_PAIRS = 120_000
 _REPAIR_MAX_NODES = 500
 #: LP value above which a pair counts as an LP move, and the neighbourhood MIP's time share
 _NEIGHBOUR_X = 0.2
-_NEIGHBOUR_SHARE = 0.6
+_NEIGHBOUR_SHARE = 0.85
 _REPAIR_HEURISTIC_EFFORT = 0.05
 
 
