@@ -103,3 +103,36 @@ def test_lagrangian_recovers_from_a_low_upper_estimate() -> None:
     b, _, _ = lagrangian_bound(p, iterations=150, upper_estimate=cheapest * 1.0001)
     assert b.value <= lp + 1e-6 * lp  # still a bound
     assert b.value >= 0.97 * lp
+
+
+def test_lagrangian_at_optimal_duals_equals_the_lp() -> None:
+    # strong duality: with the assignment rows kept, the LP's own band/capacity duals give a
+    # Lagrangian bound equal to the LP value (checks the sign conventions of the row duals)
+    import highspy
+
+    from terraplan.solvers.bounds import _highs, _lagrangian_at, _lp_arrays
+
+    p = compile(_generated(1500, 15))
+    pool = p.item_pool[p.pair_item]
+    for q in range(p.n_pools):
+        pairs = np.flatnonzero(pool == q).astype(np.int64)
+        if len(pairs) < 100:
+            continue
+        items = np.unique(p.pair_item[pairs]).astype(np.int64)
+        reps = np.unique(p.indices[pairs]).astype(np.int64)
+        lp = _lp_arrays(p, pairs, items, reps, with_budgets=False)
+        h = _highs(lp)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            continue
+        y = np.asarray(h.getSolution().row_dual)
+        item_pos = np.full(p.n_items, -1)
+        item_pos[items] = np.arange(len(items))
+        val, rel, x = _lagrangian_at(lp, lp.A.T.tocsr(), item_pos[p.pair_item[pairs]],
+                                     len(items), y)
+        lpv = h.getInfo().objective_function_value
+        assert val == pytest.approx(lpv, rel=1e-6)
+        assert rel.min() >= 0 and np.bincount(item_pos[p.pair_item[pairs]], weights=x).max() == 1
+        # any other price vector gives no more than the LP value
+        assert _lagrangian_at(lp, lp.A.T.tocsr(), item_pos[p.pair_item[pairs]], len(items),
+                              0.5 * y)[0] <= lpv * (1 + 1e-9)

@@ -436,6 +436,7 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, lp: LpArray
     tol = 1e-9 * max(float(np.abs(cost_x).mean()), 1.0)
     rounds = 0
     status = "optimal"
+    last: tuple[F64, F64, int] | None = None  # (duals, primal, model columns) of an optimal master
     while True:
         left = deadline - time.perf_counter()
         if left <= 0 or (cancel is not None and cancel.cancelled) or rounds == max_rounds:
@@ -449,11 +450,11 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, lp: LpArray
                   time.perf_counter() - t_r, int(in_model.sum()))
         rounds += 1
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            if rounds == 1:
-                return None
-            status = "partial"  # keep the last optimal master's duals (still valid)
+            status = "partial"  # keep the last optimal master
             break
-        y = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+        sol = h.getSolution()
+        y = np.asarray(sol.row_dual, dtype=np.float64)
+        last = (y, np.asarray(sol.col_value, dtype=np.float64), len(mcols))
         reduced = lp.cost - At @ y
         neg = np.flatnonzero(~in_model & (reduced[:n_x] < -tol))
         if not len(neg):
@@ -469,26 +470,68 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, lp: LpArray
                   sub.data.astype(np.float64))
         in_model[new] = True
         mcols = np.concatenate([mcols, new])
-    if rounds == 0:
-        return None
-    sol = h.getSolution()
-    val = float(h.getInfo().objective_function_value)
-    y = np.asarray(sol.row_dual, dtype=np.float64)
+    if last is None:
+        if y0 is None:
+            return None
+        # no master solved in time: the sampled prices still give a Lagrangian bound and a
+        # start (each item's cheapest pair at those prices)
+        # prices from a sample are only estimates: the best of a few scalings (0 = the trivial
+        # bound, every item at its cheapest pair)
+        val, reduced, x = max((_lagrangian_at(lp, At, it, k_loc, s * y0)
+                               for s in (1.0, 0.75, 0.5, 0.25, 0.0)), key=lambda r: r[0])
+        log.info("column generation over %d pairs: no master in time; sampled-price "
+                 "Lagrangian %.6g", n_x, val)
+        return _LpResult("partial", val, x, _prices(problem, reps, lp, y0), reduced,
+                         {"columns": int(in_model.sum()), "rounds": rounds})
+    y, cv, n_cols = last
     reduced = lp.cost - At @ y
-    if status == "partial":
-        most_neg = np.zeros(k_loc)
-        np.minimum.at(most_neg, it, np.minimum(reduced[:n_x], 0.0))
-        val += float(most_neg.sum())
-    cv = np.asarray(sol.col_value, dtype=np.float64)
+    if status == "optimal":
+        val = float(h.getInfo().objective_function_value)
+    else:
+        # stopped early: weak duality at the last optimal master's duals (valid for any duals)
+        val = max(_lagrangian_at(lp, At, it, k_loc, s * yy)[0]
+                  for yy in ([y] if y0 is None else [y, y0]) for s in (1.0, 0.5, 0.0))
+    mc = mcols[:n_cols]
     x = np.zeros(n_x)
-    is_x = (mcols >= 0) & (mcols < n_x)
-    x[mcols[is_x]] = cv[is_x]
-    slack = float(cv[mcols < 0].sum())
+    is_x = (mc >= 0) & (mc < n_x)
+    x[mc[is_x]] = cv[:n_cols][is_x]
+    slack = float(cv[:n_cols][mc < 0].sum())
     log.info("column generation over %d pairs: %s after %d round(s), %d columns, value %.6g",
              n_x, status, rounds, int(in_model.sum()), val)
     return _LpResult(status, val, x, _prices(problem, reps, lp, y), reduced[:n_x],
                      {"columns": int(in_model.sum()), "rounds": rounds,
                       "elastic_slack": slack})
+
+
+def _lagrangian_at(lp: LpArrays, At: Any, it: I64, k_loc: int, y: F64
+                   ) -> tuple[float, F64, F64]:
+    """Weak-duality bound of ``lp`` at row prices ``y`` on its band, capacity and soft rows,
+    the assignment rows kept: ``Σ_t min_p (c_p − Aᵀy)_p + Σ_r (y_r·lo_r if y_r ≥ 0 else
+    y_r·hi_r)`` (prices of the wrong sign for a one-sided row are clipped to 0 first). Returns
+    ``(value, reduced cost per pair minus its item's minimum, 0/1 x of each item's minimum)``.
+    """
+    n_x = lp.n_x
+    yy = np.zeros_like(y)
+    f = lp.first_block_row
+    yy[f:] = y[f:]  # assignment rows are kept, not dualised
+    yy = np.where(np.isfinite(lp.row_lo), yy, np.minimum(yy, 0.0))
+    yy = np.where(np.isfinite(lp.row_hi), yy, np.maximum(yy, 0.0))
+    red = lp.cost - At @ yy
+    if np.any(red[n_x:] < 0):  # a soft deviation column would be unbounded: no bound
+        return -math.inf, red[:n_x] - 0.0, np.zeros(n_x)
+    rx = red[:n_x]
+    mins = np.full(k_loc, np.inf)
+    np.minimum.at(mins, it, rx)
+    lo = np.where(np.isfinite(lp.row_lo), lp.row_lo, 0.0)
+    hi = np.where(np.isfinite(lp.row_hi), lp.row_hi, 0.0)
+    const = float(np.where(yy >= 0, yy * lo, yy * hi).sum())
+    rel = rx - mins[it]
+    x = np.zeros(n_x)
+    first = np.full(k_loc, -1, dtype=np.int64)
+    cand = np.flatnonzero(rel <= 0)
+    first[it[cand[::-1]]] = cand[::-1]  # the lowest column attaining each item's minimum
+    x[first[first >= 0]] = 1.0
+    return float(mins.sum()) + const, rel, x
 
 
 def _cheapest_k(values: F64, it: I64, k_loc: int, k: int) -> npt.NDArray[np.bool_]:
@@ -514,7 +557,7 @@ def _sampled_prices(problem: ProblemData, pairs: I64, items: I64, reps: I64, lp:
     from terraplan.solvers._exact import CancelWatcher
 
     pick = np.random.default_rng(seed).random(len(items)) < fraction
-    if pick.sum() < 50:
+    if pick.sum() < 50 or (cancel is not None and cancel.cancelled):
         return None
     share = float(pick.mean())
     # each sampled item's ``cheapest`` pairs only: a tenth of the pool's LP is still a big LP
