@@ -37,9 +37,10 @@ def pool_pairs(state: SearchState) -> list[I64]:
 
 def pool_mip(p: ProblemData, pairs: I64, items: I64, reps: I64, hint_rep: I64,
              time_limit: float, *, seed: int = 0, gap: float = 1e-6,
-             cancel: CancelToken | None = None) -> I64 | None:
+             cancel: CancelToken | None = None) -> tuple[I64 | None, bool]:
     """MIP over ``pairs`` (closed under ``items``; band rows for every rep in ``reps``), hinted
-    with ``hint_rep`` per item; the chosen pair indices, or ``None`` without a feasible plan."""
+    with ``hint_rep`` per item: the chosen pair indices (``None`` without a feasible plan) and
+    whether the MIP closed its gap (False: stopped by the time limit)."""
     import highspy
 
     from terraplan.solvers._exact import CancelWatcher
@@ -59,10 +60,11 @@ def pool_mip(p: ProblemData, pairs: I64, items: I64, reps: I64, hint_rep: I64,
         h.setSolution(n_x, np.arange(n_x, dtype=np.int32), hint)
     with CancelWatcher(cancel, h.cancelSolve):
         h.run()
+    closed = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     if h.getInfo().primal_solution_status != 2:  # no feasible MIP solution
-        return None
+        return None, closed
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)[:n_x]
-    return pairs[x > 0.5]
+    return pairs[x > 0.5], closed
 
 
 def solve_pool_mip(state: SearchState, pairs: I64, time_limit: float, threads: int = 1,
@@ -71,7 +73,7 @@ def solve_pool_mip(state: SearchState, pairs: I64, time_limit: float, threads: i
     p = state.p
     items = np.unique(p.pair_item[pairs]).astype(np.int64)
     reps = np.unique(p.indices[pairs]).astype(np.int64)
-    chosen = pool_mip(p, pairs, items, reps, state.a, time_limit, seed=seed)
+    chosen, _ = pool_mip(p, pairs, items, reps, state.a, time_limit, seed=seed)
     if chosen is None:
         return False
     changes = [(int(t), int(pn)) for t, pn in zip(p.pair_item[chosen].tolist(), chosen.tolist(),

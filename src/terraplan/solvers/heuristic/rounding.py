@@ -61,8 +61,9 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
     """Round the LP solution ``x`` (per pair) pool by pool; returns the rep of every item.
 
     ``start`` is the argmax assignment (kept wherever a pool's MIP finds nothing); pools are
-    taken largest first, each with an equal share of the time left (``workers`` pools at
-    once in threads: HiGHS releases the GIL, and pools touch disjoint items).
+    taken smallest first, each with an equal share of the time left (``workers`` pools at
+    once in threads: HiGHS releases the GIL, and pools touch disjoint items); pools that found
+    no plan get a second pass with the time that is left.
     """
     t0 = time.perf_counter()
     p = problem
@@ -72,12 +73,15 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
     cuts = np.searchsorted(pool[order], np.arange(p.n_pools + 1))
     groups = [order[cuts[i]:cuts[i + 1]].astype(np.int64) for i in range(p.n_pools)
               if cuts[i + 1] > cuts[i]]
-    # largest first: big pools round fast (few fractional items, restricted MIP) and leave
-    # their unused time to the small lumpy pools, whose MIPs are the hard ones
-    groups.sort(key=len, reverse=True)
+    # smallest first: a small pool's MIP either closes fast or needs a second pass, and the
+    # large pools (restricted MIPs, whose first incumbents can be poor) get what is left
+    groups.sort(key=len)
     lock = threading.Lock()
     count = {"rounded": 0, "widened": 0, "left": len(groups)}
     workers = max(1, min(workers, len(groups)))
+    failed: list[I64] = []
+    done: set[int] = set()
+    hint = start
 
     def one(pairs: I64) -> None:
         with lock:
@@ -99,30 +103,58 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
                 return
             # the first try gets most of the pool's time; a retry what is left
             limit = left * (0.6 if j + 1 < len(attempts) else 1.0)
-            got = _pool_mip(p, pairs, x, reduced, start, fs, pi, limit, seed, gap, cancel)
+            got, closed = _pool_mip(p, pairs, x, reduced, hint, fs, pi, limit, seed, gap,
+                                    cancel)
             if got is not None:
                 items, reps = got
-                a[items] = reps
                 with lock:
-                    count["rounded"] += 1
+                    if pairs.ctypes.data in done and not _cheaper(p, a, items, reps):
+                        return  # a second pass that did not beat the first
+                    a[items] = reps
+                    count["rounded"] += pairs.ctypes.data not in done
+                    done.add(pairs.ctypes.data)
+                    if not closed:
+                        failed.append(pairs)  # a plan, but cut off: worth a second pass
                 return
             with lock:
                 count["widened"] += 1
+        with lock:
+            failed.append(pairs)
 
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as ex:
-            list(ex.map(one, groups))
-    else:
-        for pairs in groups:
-            one(pairs)
+    def run(todo: list[I64]) -> None:
+        count["left"] = len(todo)
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as ex:
+                list(ex.map(one, todo))
+        else:
+            for pairs in todo:
+                one(pairs)
+
+    run(groups)
+    if failed and time.perf_counter() < deadline - 0.05:
+        # second pass: pools that found no plan, or stopped short of the gap, share whatever
+        # time is left, hinted with the first pass's plans (feasible where one was found)
+        retry = sorted(failed, key=len)
+        failed.clear()
+        hint = a.copy()
+        run(retry)
     return a, RoundingStats(len(groups), count["rounded"], count["widened"],
                             time.perf_counter() - t0)
 
 
+def _cheaper(p: ProblemData, a: I64, items: I64, reps: I64) -> bool:
+    """Whether giving ``items`` to ``reps`` costs less (linear pair costs) than ``a`` does."""
+    b = a.copy()
+    b[items] = reps
+    return bool(p.pair_cost[p.pair_index(b)[items]].sum()
+                < p.pair_cost[p.pair_index(a)[items]].sum())
+
+
 def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
               free_share: float, per_item: int, time_limit: float, seed: int, gap: float,
-              cancel: CancelToken | None) -> tuple[I64, I64] | None:
-    """One restricted MIP over a pool; ``(items, reps)`` of its plan, or ``None``."""
+              cancel: CancelToken | None) -> tuple[tuple[I64, I64] | None, bool]:
+    """One restricted MIP over a pool: ``(items, reps)`` of its plan (or ``None``), and
+    whether the MIP closed its gap."""
     it = p.pair_item[pairs].astype(np.int64)
     rep = p.indices[pairs].astype(np.int64)
     items = np.unique(it)
@@ -145,11 +177,11 @@ def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
     rank = np.empty(len(pairs), dtype=np.int64)
     rank[o] = np.arange(len(pairs)) - first
     keep = np.where(free[it], is_start | (xs > 1e-6) | (rank < per_item), is_start)
-    chosen = pool_mip(p, pairs[keep], items, reps, start, time_limit, seed=seed, gap=gap,
-                      cancel=cancel)
+    chosen, closed = pool_mip(p, pairs[keep], items, reps, start, time_limit, seed=seed,
+                              gap=gap, cancel=cancel)
     if chosen is None:
-        return None
-    return p.pair_item[chosen].astype(np.int64), p.indices[chosen].astype(np.int64)
+        return None, closed
+    return (p.pair_item[chosen].astype(np.int64), p.indices[chosen].astype(np.int64)), closed
 
 
 __all__ = ["RoundingStats", "round_lp"]
