@@ -4,10 +4,13 @@ territory capacity."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from terraplan.domain import Plan
+from terraplan.domain import Plan, Point, Rep, RepRoster, RepStatus
 from terraplan.evaluate import ViolationKind, evaluate
+from terraplan.evaluate.territories import expected_territories
 from territoryfixtures import carve_scenario, geo_scenario
 
 CLUSTERS = {"a0": "R1", "a1": "R1", "a2": "R1", "b0": "R3", "b1": "R3", "b2": "R3"}
@@ -47,3 +50,18 @@ def test_geo_unit_without_a_number_counts_one_territory_per_active_rep() -> None
     ev = evaluate(sc, Plan.from_mapping(dict.fromkeys(rows, "R1")))
     assert ev.counts[ViolationKind.TERRITORY_COUNT.value] == 1
     assert ev.counts[ViolationKind.BALANCE_BAND.value] == 1  # $800 against a $400 target
+
+
+def test_geo_unit_without_a_number_counts_planned_hires_like_the_pools() -> None:
+    sc = geo_scenario()
+    roster = RepRoster.of([sc.reps[0], sc.reps[1], Rep("R3", status=RepStatus.PLANNED_HIRE,
+                                                        home=Point(0.5, 1))])
+    sc = dataclasses.replace(sc, reps=roster)
+    assert expected_territories(sc) == 3  # R1, R2 active + the R3 hire; nobody departing
+    rows = {"Z0-0": "R1", "Z0-1": "R1", "Z1-0": "R1", "Z1-1": "R1",
+            "Z2-0": "R2", "Z2-1": "R2", "Z3-0": "R2", "Z3-1": "R2"}
+    ev = evaluate(sc, Plan.from_mapping(rows))
+    (count,) = ev.of_kind(ViolationKind.TERRITORY_COUNT)
+    assert count.message == "Plan has 2 territories (reps owning accounts), expected 3"
+    pot = ev.metrics["potential"]
+    assert pot.targets[0] == pytest.approx(800_00 / 3)  # book total / 3 territories

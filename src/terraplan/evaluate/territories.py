@@ -4,9 +4,10 @@ In the territory modes a plan is a set of territories, each owned by one rep, an
 rules speak about *territories*, not about every rep of the roster:
 
 * **Territory count** ``T``: ``carve.territories``, or ``geo_unit.territories``, or (geo-unit
-  without one) the number of active reps. A plan whose number of reps owning at least one
-  account differs from ``T`` breaks a hard ``territory_count`` rule. Active reps without a
-  territory own nothing and that is no violation.
+  without one) the number of counting reps (``active`` or ``planned_hire``, as in pools). A
+  plan whose number of reps owning at least one account differs from ``T`` breaks a hard
+  ``territory_count`` rule. Counting reps without a territory own nothing and that is no
+  violation.
 * **Balance targets**: every territory's target for a metric is ``book total / T`` (territories
   are equal; rep target shares and eligibility pools do not apply); a rep without a territory has
   target 0. The balance bands of ``rules.balance`` are then checked against these targets by the
@@ -39,7 +40,7 @@ def expected_territories(scenario: Scenario) -> int:
         return spec.carve.territories
     if spec.geo_unit is not None and spec.geo_unit.territories is not None:
         return spec.geo_unit.territories
-    return sum(1 for r in scenario.reps if r.status is RepStatus.ACTIVE)
+    return sum(1 for r in scenario.reps if r.status is not RepStatus.DEPARTING)
 
 
 def territory_targets(scenario: Scenario, owner: npt.NDArray[np.int32],

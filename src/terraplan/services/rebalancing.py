@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from terraplan.domain import Categorical, Plan, Scenario
-from terraplan.errors import NotFoundError, ParameterError
+from terraplan.errors import NotFoundError, ParameterError, UnsupportedRuleError
 from terraplan.evaluate import Evaluation, evaluate
+from terraplan.evaluate.territories import TERRITORY_MODES
 from terraplan.services.types import QuotaSetInfo, ScenarioInfo
 from terraplan.services.workspace import Workspace
 from terraplan.solvers.rebalance import (
@@ -354,8 +355,21 @@ def rebalance_active(
     Returns the outcome whether or not it was written: ``outcome.scenario`` is the child
     scenario (``None`` on a dry run or a refusal); ``outcome.refused`` says why nothing was
     written (no plan found, a hard rule broken, too many moves).
+
+    Raises
+    ------
+    UnsupportedRuleError
+        The active scenario is a ``carve`` or ``geo_unit`` scenario: the rebalancer moves
+        accounts between reps one by one and cannot keep territories whole (units split,
+        contiguity, territory capacity); re-solve the scenario with the new roster instead.
     """
     src = active_scenario(ws, request.cycle)
+    mode = ws.get_spec(src.id).mode
+    if mode in TERRITORY_MODES:  # refused before any work: it could only fail after time_limit
+        raise UnsupportedRuleError(
+            "rebalance", f"mode: {mode.value}",
+            f"'{src.name}' draws territories, which rebalancing (moving single accounts) "
+            "cannot keep whole; re-solve the scenario with the new roster instead")
     scenario = ws.load_scenario(src.id)
     active = ws.get_plan(src.id)
     events = build_events(request, scenario)
