@@ -176,3 +176,15 @@ def test_bound_and_fixing_with_sites_that_are_not_items(seed: int) -> None:
     r = solve_carve(pr, backend="milp", seed=seed, options=SolveOptions(time_limit=30.0, gap=0.0))
     assert r.status is Status.OPTIMAL and r.objective == pytest.approx(opt)
     assert not pr.violations(medians_from(r.assignment, r.centres))
+
+
+def test_integer_bound_rounding_uses_a_relative_slack() -> None:
+    from terraplan.solvers.carve import _round_bound
+
+    # a solver bound for a true optimum of 1e7 carries tolerance noise far above 1e-6
+    assert _round_bound(1e7 + 5e-4, True) == 1e7
+    assert _round_bound(1e7 + 0.5, True) == 1e7 + 1
+    assert _round_bound(41.0000001, True) == 41.0
+    assert _round_bound(41.2, True) == 42.0
+    assert _round_bound(-3.5, True) == -3.0
+    assert _round_bound(1e7 + 5e-4, False) == 1e7 + 5e-4

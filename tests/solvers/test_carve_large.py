@@ -115,3 +115,78 @@ def test_stop_criterion_ends_the_search() -> None:
     assert r.status is Status.FEASIBLE
     assert r.stats["lns_moves"] == 5.0
     _check(pr, r.assignment, r.centres)
+
+
+def test_pair_dp_declines_a_sub_problem_whose_tables_would_not_fit() -> None:
+    import tracemalloc
+
+    from terraplan.solvers.carve.large import MAX_DP_CELLS
+
+    # 150 items, one site each, unit demands: 11,175 site pairs x 151 loads x 150 items
+    # = 2.5e8 cells (the old code allocated ~280 MB here; 500 items would need ~5e11 bytes)
+    n = 150
+    rng = np.random.default_rng(21)
+    pr = CarveProblem.from_points(rng.uniform(0, 100, n), rng.uniform(0, 100, n),
+                                  np.ones(n), 2, float(n))
+    assert n * (n * (n - 1) // 2) * (n + 1) > MAX_DP_CELLS
+    tracemalloc.start()
+    try:
+        out = pair_dp(pr)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out is None
+    assert peak < 50_000_000
+    # the LNS falls through to the sub-MIP and still returns a valid plan
+    r = solve_carve(pr, backend="heuristic", seed=0,
+                    options=SolveOptions(time_limit=20.0, extra={"lns_max_moves": 2}))
+    assert r.status is Status.FEASIBLE
+    _check(pr, r.assignment, r.centres)
+    assert r.stats["lns_moves"] >= 1.0
+
+
+def _exact_sub(sub: CarveProblem, local: np.ndarray, limit: float) -> np.ndarray | None:
+    r = solve_carve(sub, backend="milp", seed=0,
+                    options=SolveOptions(time_limit=10.0, gap=0.0, extra={"lagrange": False}))
+    if r.assignment is None or r.centres is None:
+        return None
+    return medians_from(r.assignment, r.centres)
+
+
+def _spread_problem() -> tuple[CarveProblem, np.ndarray]:
+    """Seven items on a line, p = 3, no self-assignment; item 6 sits at open centre 6 but is
+    served by centre 0 in the (valid) start plan."""
+    x = np.arange(7.0)
+    base = CarveProblem.from_points(x, np.zeros(7), np.ones(7), 3, 10.0)
+    pr = CarveProblem(cost=base.cost, demand=base.demand, capacity=base.capacity, p=3,
+                      site_item=base.site_item, self_assign=False)
+    start = np.array([0, 0, 0, 3, 6, 6, 0], dtype=np.int64)
+    assert pr.violations(start) == []
+    return pr, start
+
+
+def test_lns_move_never_merges_into_a_centre_that_stays_open() -> None:
+    from terraplan.solvers.carve.large import _Lns
+
+    pr, start = _spread_problem()
+    st = _Lns(pr, start)
+    old = st.obj
+    # freeing centres 0 and 3: the old move let the sub-MIP open site 6 (already open) and
+    # returned a plan with 2 territories
+    assert st.try_move(np.array([0, 3]), _exact_sub, 10.0)
+    assert st.obj < old
+    assert pr.violations(st.med) == []
+    assert np.unique(st.med).size == 3
+    assert st.obj == pytest.approx(pr.objective(st.med))
+
+
+def test_heuristic_without_self_assignment_returns_a_valid_plan() -> None:
+    pr, start = _spread_problem()
+    r = solve_carve(pr, backend="heuristic", seed=0, initial=start,
+                    options=SolveOptions(time_limit=20.0))
+    assert r.status is Status.FEASIBLE
+    assert r.assignment is not None and r.centres is not None
+    med = medians_from(r.assignment, r.centres)
+    assert pr.violations(med) == []
+    assert np.unique(med).size == 3
+    assert r.objective is not None and r.objective <= pr.objective(start)

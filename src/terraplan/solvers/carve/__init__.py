@@ -97,7 +97,13 @@ def _integral_costs(problem: CarveProblem) -> bool:
 
 
 def _round_bound(bound: float, integral: bool) -> float:
-    return float(np.ceil(bound - 1e-6)) if integral else bound
+    """Round a lower bound up to the next integer when every plan costs an integer.
+
+    The slack is relative: solver tolerances grow with the objective, so a bound of
+    ``1e7 + 5e-4`` for a true optimum of ``1e7`` must not be rounded up to ``1e7 + 1``."""
+    if not integral:
+        return bound
+    return float(np.ceil(bound - max(1e-6, 1e-9 * abs(bound))))
 
 
 #: Safe pair sets up to this size are solved directly, without core rounds. 0: core rounds

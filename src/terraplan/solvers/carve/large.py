@@ -279,12 +279,18 @@ def construct(problem: CarveProblem, rng: np.random.Generator, *, k: int = 8,
 
 
 # -- improvement ------------------------------------------------------------------------------
+#: Largest ``items * site pairs * (load + 1)`` table (bytes of booleans) :func:`pair_dp` builds;
+#: its float tables (``site pairs * (items + load)``) are held to the same number of bytes.
+MAX_DP_CELLS = 50_000_000
+
+
 def pair_dp(sub: CarveProblem, max_load: int = 20_000) -> IntArray | None:
     """Exact optimum of a 2-centre sub-problem by dynamic programming over the load, or ``None``.
 
     Applies when ``p == 2``, every site is the site of an item (``self_assign``), there are no
     balance bands and demands and capacities are integers (``None`` otherwise, or when no plan
-    fits). Every pair of sites ``(a, b)`` is solved at once: ``dp[pair, w]`` is the least cost of
+    fits, or when its tables would exceed :data:`MAX_DP_CELLS` bytes). Every pair of sites
+    ``(a, b)`` is solved at once: ``dp[pair, w]`` is the least cost of
     the items seen so far with load ``w`` on ``a``; an open site's own item is forced home.
     Returns the site index per item.
     """
@@ -301,6 +307,10 @@ def pair_dp(sub: CarveProblem, max_load: int = 20_000) -> IntArray | None:
         return None
     qi = np.round(q).astype(np.int64)
     w_max = int(round(total))
+    pairs_n = m * (m - 1) // 2
+    if (n * pairs_n * (w_max + 1) > MAX_DP_CELLS
+            or 8 * pairs_n * (2 * n + 2 * (w_max + 1)) > MAX_DP_CELLS):
+        return None  # the tables would not fit: the caller falls back to the sub-MIP
     a_idx, b_idx = np.triu_indices(m, 1)
     ca = sub.cost[:, a_idx].T.copy()  # (pairs, items): cost of each item at site a
     cb = sub.cost[:, b_idx].T.copy()
@@ -353,10 +363,17 @@ class _Lns:
         return centres[np.argsort(d, kind="stable")[:count]]
 
     def try_move(self, chosen: IntArray, sub_solve: SubSolve, sub_time: float) -> bool:
+        """Re-solve the territories of ``chosen`` over their items; keep a cheaper plan.
+
+        The sub-problem's sites are ``chosen`` and the own sites of the freed items, minus the
+        centres that stay open (without ``self_assign`` such an item may sit at another open
+        centre: merging into it would leave fewer than ``p`` territories). The new full plan
+        must pass :meth:`CarveProblem.violations`."""
         pr = self.pr
         items = np.flatnonzero(np.isin(self.med, chosen))
         own = self.site_of_item[items]
-        sites = np.union1d(chosen, own[own >= 0])
+        others = np.setdiff1d(self.med, chosen)
+        sites = np.union1d(chosen, np.setdiff1d(own[own >= 0], others))
         sub = _subproblem(pr, items, sites, int(chosen.size))
         res = sub_solve(sub, np.searchsorted(sites, self.med[items]), sub_time)
         if res is None or np.any(res < 0):
@@ -372,7 +389,11 @@ class _Lns:
                            minlength=sites.size)
         if np.any(load > pr.capacity[sites] * (1 + 1e-9) + 1e-9):
             return False
-        self.med[items] = new
+        cand = self.med.copy()
+        cand[items] = new
+        if pr.violations(cand):
+            return False
+        self.med = cand
         self.obj = pr.objective(self.med)
         return True
 
@@ -523,6 +544,7 @@ def solve_large(problem: CarveProblem, *, seed: int = 0, options: SolveOptions |
         return _milp.solve(sub, items, sites, o, seed=seed, start=local, cancel=None,
                            callbacks=())[1]
 
+    valid = med
     if problem.p >= 2 and not should_stop(construct_obj):
         med, lns_stats = improve_lns(
             problem, med, rng,
@@ -533,9 +555,9 @@ def solve_large(problem: CarveProblem, *, seed: int = 0, options: SolveOptions |
             sub_time=sub_time, max_moves=None if max_moves is None else int(max_moves),
             pair_partners=int(extra.get("lns_pair_partners", 3)))
     broken = problem.violations(med)
-    if broken:  # never hand back a plan that breaks a hard rule
-        return result(Status.ERROR, None, "heuristic produced an infeasible plan: "
-                      + "; ".join(broken[:3]))
+    if broken:  # never hand back a plan that breaks a hard rule: keep the valid start
+        lns_stats["lns_invalid"] = 1.0
+        med = valid
     obj = problem.objective(med)
     emit(obj, "done", force=True)
     msg = "cancelled; best plan so far" if cancelled[0] else "location-allocation + LNS"
