@@ -10,8 +10,9 @@ import pytest
 
 from terraplan.domain import Plan, Point, Rep, RepRoster, RepStatus
 from terraplan.evaluate import ViolationKind, evaluate
+from terraplan.evaluate.objective import objective
 from terraplan.evaluate.territories import expected_territories
-from territoryfixtures import carve_scenario, geo_scenario
+from territoryfixtures import CARVE_SPEC, carve_scenario, geo_scenario
 
 CLUSTERS = {"a0": "R1", "a1": "R1", "a2": "R1", "b0": "R3", "b1": "R3", "b2": "R3"}
 
@@ -65,3 +66,16 @@ def test_geo_unit_without_a_number_counts_planned_hires_like_the_pools() -> None
     assert count.message == "Plan has 2 territories (reps owning accounts), expected 3"
     pot = ev.metrics["potential"]
     assert pot.targets[0] == pytest.approx(800_00 / 3)  # book total / 3 territories
+
+
+def test_objective_agrees_with_evaluate_on_territory_targets_for_soft_balance() -> None:
+    spec = {**CARVE_SPEC, "carve": {"territories": 2},
+            "rules": {"eligibility": [], "balance": [
+                {"metric": "potential", "tolerance": 0.05, "hard": False, "penalty": 1000}]}}
+    sc = carve_scenario(spec=spec)
+    plan = Plan.from_mapping({**CLUSTERS, "b0": "R1"})  # $4,000 vs $2,000, targets $3,000
+    ev = evaluate(sc, plan)
+    want = 1000 * 2 * (1 / 3 - 0.05)  # both territories 1/3 off the equal-territory target
+    assert ev.objective.balance == pytest.approx(want)
+    assert objective(sc, plan).balance == pytest.approx(want)
+    assert objective(sc, plan).total == pytest.approx(ev.objective.total)

@@ -60,6 +60,7 @@ from terraplan.evaluate._facts import (
     rep_totals,
 )
 from terraplan.evaluate.geounit import compactness, unit_owners
+from terraplan.evaluate.territories import is_territorial, territory_targets
 
 __all__ = ["ObjectiveBreakdown", "objective"]
 
@@ -185,11 +186,14 @@ def objective_from_owner(facts: ScenarioFacts, owner: npt.NDArray[np.int32],
     disruption = cont.move_cost * float(move_units(facts)[moves].sum()) if cont.move_cost else 0.0
     devs: dict[str, FloatArray] = {}
     targets: dict[str, FloatArray] = {}
+    territorial = is_territorial(facts.scenario)
     for rule in spec.rules.balance:
         if rule.hard:
             continue
         values = facts.scenario.accounts.metric(rule.metric)
-        targets[rule.metric] = pool_targets(facts, values)
+        # territory modes: equal territories instead of pool targets, as evaluate() does
+        targets[rule.metric] = (territory_targets(facts.scenario, owner, values) if territorial
+                                else pool_targets(facts, values))
         devs[rule.metric] = deviations(rep_totals(owner, values, facts.R),
                                        targets[rule.metric], facts.counting)
     return combine(facts, travel, disruption, soft_balance_penalty(facts, devs, targets),
