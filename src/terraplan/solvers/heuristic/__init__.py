@@ -245,7 +245,8 @@ def solve_heuristic(
                 return True
         return False
 
-    search = Search(state, rng, should_stop, swap_partners=int(extra.get("swap_partners", 8)))
+    search = Search(state, rng, should_stop, swap_partners=int(extra.get("swap_partners", 8)),
+                    time_left=lambda: deadline - time.perf_counter())
     max_rounds = int(extra.get("max_rounds", 1000))
     # the MIP polish stops on wall-clock limits, so it is off in deterministic mode
     mip_max = 0 if deterministic else int(extra.get("mip_max_pairs", MIP_MAX_PAIRS))

@@ -16,6 +16,7 @@ applies it when it improves ``(violation, cost)`` lexicographically. Neighbourho
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -47,11 +48,14 @@ class Search:
     """Drives a :class:`SearchState` with bounded rounds; ``should_stop()`` is polled often."""
 
     def __init__(self, state: SearchState, rng: np.random.Generator,
-                 should_stop: Callable[[], bool], swap_partners: int = 8) -> None:
+                 should_stop: Callable[[], bool], swap_partners: int = 8,
+                 time_left: Callable[[], float] | None = None) -> None:
         self.s = state
         self.p = state.p
         self.rng = rng
         self.should_stop = should_stop
+        self.time_left = time_left
+        self.last_round = 0.0  # seconds the last round took
         self.L = swap_partners
         self.evaluations = 0
         self.applied = 0
@@ -275,11 +279,17 @@ class Search:
         for rnd in range(max_rounds):
             if self.should_stop():
                 return
+            # a round over a 100k-account book takes seconds between polls: do not start one
+            # that the time left cannot hold
+            if self.time_left is not None and self.time_left() < 0.8 * self.last_round:
+                return
+            t_round = time.perf_counter()
             repair = s.violation > V_EPS
             moved, blocked = self.move_round(repair)
             swapped = self.swap_round(blocked, repair)
             if rnd % 20 == 19:
                 s.resync()
+            self.last_round = time.perf_counter() - t_round
             if on_round is not None and on_round():
                 return
             if moved + swapped == 0:
