@@ -13,7 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from adjacencyfixtures import write_geo_files
+from terraplan.domain import Plan
 from terraplan.errors import InputValidationError
+from terraplan.evaluate import evaluate
 from terraplan.io import load_scenario, read_adjacency
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "scenarios" / "geo_unit"
@@ -54,11 +56,11 @@ def test_an_edge_list_is_read_with_its_perimeters(tmp_path: Path) -> None:
 def test_a_bad_edge_list_reports_every_bad_row(tmp_path: Path) -> None:
     edges = ("unit_a,unit_b,shared_perimeter\n"
              "Z0,Z1,1\n"        # row 2 fine
-             "Z0,Q9,1\n"        # row 3 unknown unit_b
+             "Z0,Q9,1\n"        # row 3 Q9 has no accounts: a zero-population unit, fine
              "Z2,Z2,1\n"        # row 4 self-loop
              "Z1,Z0,2\n"        # row 5 duplicate of row 2 (reversed)
              "Z1,Z3,abc\n"      # row 6 perimeter not a number
-             "X1,X2,1\n"        # row 7 two unknown units
+             ",,1\n"            # row 7 two missing units
              "Z2,Z3,-4\n"       # row 8 negative perimeter
              ",Z3,1\n")         # row 9 missing unit_a
     spec = write_geo_files(tmp_path, edges=edges)
@@ -66,19 +68,37 @@ def test_a_bad_edge_list_reports_every_bad_row(tmp_path: Path) -> None:
         load_scenario(spec)
     got = sorted((p.row, p.code, p.column, p.value) for p in info.value.errors)
     assert got == [
-        (3, "unknown_unit", "unit_b", "Q9"),
         (4, "self_loop", "unit_b", "Z2"),
         (5, "duplicate_edge", "unit_a,unit_b", "Z1-Z0"),
         (6, "not_a_number", "shared_perimeter", "abc"),
-        (7, "unknown_unit", "unit_a", "X1"),
-        (7, "unknown_unit", "unit_b", "X2"),
+        (7, "missing", "unit_a", ""),
+        (7, "missing", "unit_b", ""),
         (8, "out_of_range", "shared_perimeter", "-4"),
         (9, "missing", "unit_a", ""),
     ]
     assert all(p.source and p.source.endswith("edges.csv") for p in info.value.errors)
     assert "first listed in row 2" in next(p.reason for p in info.value.errors
                                            if p.code == "duplicate_edge")
-    assert "8 problem(s)" in str(info.value)
+    assert "7 problem(s)" in str(info.value)
+
+
+def test_edge_list_units_without_accounts_are_zero_population_units(tmp_path: Path) -> None:
+    # Q9 (no accounts) joins Z1 and Z3 like a GeoJSON polygon without accounts would
+    (tmp_path / "e.csv").write_text("unit_a,unit_b\nZ0,Z1\nZ1,Q9\nQ9,Z3\nZ3,Z2\n",
+                                    encoding="utf-8")
+    g, warnings = read_adjacency(tmp_path / "e.csv", UNITS)
+    assert g.unit_ids == (*UNITS, "Q9")
+    assert g.edges.tolist() == [[0, 1], [1, 4], [2, 3], [3, 4]]
+    (w,) = warnings
+    assert w.severity.value == "warning" and w.code == "unit_without_accounts"
+    assert "['Q9']" in w.reason
+    spec = write_geo_files(tmp_path / "sc", edges="unit_a,unit_b\nZ0,Z1\nZ1,Q9\nQ9,Z3\n"
+                                                  "Z3,Z2\n")
+    sc, _ = load_scenario(spec)  # the scenario loads and the evaluator reads the graph
+    assert sc.units is not None and sc.units.unit_ids == (*UNITS, "Q9")
+    owner = {f"{z}-{j}": ("R1" if z in ("Z0", "Z1") else "R2") for z in UNITS for j in (0, 1)}
+    ev = evaluate(sc, Plan.from_mapping(owner))
+    assert ev.feasible, [str(v) for v in ev.hard_violations]
 
 
 def test_an_edge_list_without_its_columns_is_a_file_error(tmp_path: Path) -> None:
@@ -149,3 +169,38 @@ def test_geojson_without_an_id_property_is_a_file_error(tmp_path: Path) -> None:
         read_adjacency(tmp_path / "units.geojson", UNITS)
     (p,) = info.value.errors
     assert p.code == "missing_column" and "'postal_code'" in p.reason
+
+
+def test_every_bad_geojson_feature_is_reported_with_index_field_and_value(tmp_path: Path
+                                                                          ) -> None:
+    def feat(uid: object, geometry: object) -> dict[str, object]:
+        return {"type": "Feature", "properties": {"postal_code": uid}, "geometry": geometry}
+
+    feats = [
+        1,                                                                    # 1 not an object
+        feat("Z0", _square(0, 0)),                                            # 2 fine
+        feat("Z1", {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}),   # 3 2-point ring
+        feat("Z2", {"type": "Polygon", "coordinates": "abc"}),                # 4 bad coordinates
+        feat("Z3", {"type": "Point", "coordinates": [0, 0]}),                 # 5 not a polygon
+        feat("", _square(3, 0)),                                              # 6 empty id
+        feat(["a"], _square(4, 0)),                                           # 7 non-scalar id
+        {"type": "Feature", "properties": [1], "geometry": _square(5, 0)},    # 8 bad properties
+    ]
+    (tmp_path / "u.geojson").write_text(json.dumps({"features": feats}), encoding="utf-8")
+    with pytest.raises(InputValidationError) as info:
+        read_adjacency(tmp_path / "u.geojson", UNITS)
+    got = [(p.row, p.code, p.column, p.value) for p in info.value.errors]
+    assert got == [(1, "not_a_feature", "feature", "1"),
+                   (3, "bad_geometry", "geometry", "Z1"),
+                   (4, "bad_geometry", "geometry", "Z2"),
+                   (5, "not_a_polygon", "geometry", "Z3"),
+                   (6, "missing", "postal_code", ""),
+                   (7, "bad_unit_id", "postal_code", "['a']"),
+                   (8, "not_an_object", "properties", "[1]")]
+    assert "Point" in info.value.errors[3].reason
+    # a collection of nothing but non-objects is reported, not a crash
+    (tmp_path / "v.geojson").write_text(json.dumps({"features": [1]}), encoding="utf-8")
+    with pytest.raises(InputValidationError) as only:
+        read_adjacency(tmp_path / "v.geojson", UNITS)
+    assert [(p.code, p.row) for p in only.value.errors] == [("missing_column", None),
+                                                            ("not_a_feature", 1)]

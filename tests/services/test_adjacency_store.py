@@ -76,11 +76,11 @@ def test_spec_dir_reads_the_adjacency_against_the_stored_accounts(migrated_url: 
         out = solve_scenario(ws, "zip-tri", REQUEST, actor="test")
         assert "inputs.adjacency 'edges.csv' was not loaded" in out.result.message
         # a bad file is refused with every problem and nothing is created
-        (tmp_path / "edges.csv").write_text("unit_a,unit_b\nZ0,Z0\nZ0,Q1\n", encoding="utf-8")
+        (tmp_path / "edges.csv").write_text("unit_a,unit_b\nZ0,Z0\nZ0,\n", encoding="utf-8")
         with pytest.raises(InputValidationError) as info:
             ws.create_scenario("zip-bad", actor="test", spec=spec, spec_dir=spec_path.parent)
         assert [(p.row, p.code) for p in info.value.errors] == [(2, "self_loop"),
-                                                                (3, "unknown_unit")]
+                                                                (3, "missing")]
         assert "zip-bad" not in [s.name for s in ws.list_scenarios()]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,66 @@ def read_edge_list(path: str | Path, unit_ids: Sequence[str] | None = None) -> U
     return UnitGraph(unit_ids=names, edges=e, weights=wts)
 
 
+_POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+def _feature(f: object, k: int, id_property: str, shape: Callable[[Any], Any]
+             ) -> tuple[Any, str | None, list[Problem]]:
+    """(geometry, unit id, problems) of the ``k``-th feature; every problem of it is reported:
+    not an object, properties not an object, a missing, empty or non-scalar id, a missing,
+    unreadable or non-polygon geometry."""
+    if not isinstance(f, Mapping):
+        return None, None, [Problem("feature is not a JSON object", row=k, column="feature",
+                                    value=repr(f)[:80], code="not_a_feature")]
+    problems: list[Problem] = []
+    props = f.get("properties")
+    if props is None:
+        props = {}
+    uid: str | None = None
+    if not isinstance(props, Mapping):  # no id to read
+        problems.append(Problem("feature properties are not a JSON object", row=k,
+                                column="properties", value=repr(props)[:80],
+                                code="not_an_object"))
+    elif id_property not in props:
+        problems.append(Problem(f"feature has no property {id_property!r}", row=k,
+                                column=id_property, code="missing"))
+    else:
+        raw = props[id_property]
+        if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            problems.append(Problem("unit id must be a text or a number", row=k,
+                                    column=id_property, value=repr(raw)[:80],
+                                    code="bad_unit_id"))
+        elif not str(raw).strip():
+            problems.append(Problem("unit id is empty", row=k, column=id_property,
+                                    value=str(raw), code="missing"))
+        else:
+            uid = str(raw)
+    gj = f.get("geometry")
+    g = None
+    if not gj:
+        problems.append(Problem("feature has no geometry", row=k, column="geometry",
+                                value=uid, code="missing_geometry"))
+    else:
+        gtype = gj.get("type") if isinstance(gj, Mapping) else None
+        if gtype not in _POLYGONAL:
+            problems.append(Problem(
+                f"geometry must be a Polygon or MultiPolygon, not {gtype or type(gj).__name__}",
+                row=k, column="geometry", value=uid, code="not_a_polygon"))
+        else:
+            try:
+                g = shape(gj)
+            except Exception as exc:  # shapely raises ValueError, TypeError, GEOSException...
+                problems.append(Problem(f"invalid {gtype} coordinates: {exc}", row=k,
+                                        column="geometry", value=uid, code="bad_geometry"))
+            else:
+                if g.is_empty:
+                    problems.append(Problem("feature geometry is empty", row=k,
+                                            column="geometry", value=uid,
+                                            code="missing_geometry"))
+                    g = None
+    return (g, uid, []) if not problems else (None, None, problems)
+
+
 def from_geojson(source: str | Path | Mapping[str, Any], id_property: str,
                  *, min_shared: float = 0.0) -> UnitGraph:
     """Rook adjacency of GeoJSON polygon features; weight = shared boundary length.
@@ -135,22 +195,16 @@ def from_geojson(source: str | Path | Mapping[str, Any], id_property: str,
 
     data = (json.loads(Path(source).read_text(encoding="utf-8"))
             if isinstance(source, str | Path) else source)
-    feats = data.get("features", [])
+    feats = data.get("features", []) if isinstance(data, Mapping) else []
     ids: list[str] = []
     geoms = []
     problems: list[Problem] = []
-    for k, f in enumerate(feats, start=1):
-        props = f.get("properties") or {}
-        if id_property not in props:
-            problems.append(Problem(f"feature has no property {id_property!r}", row=k))
-            continue
-        g = shape(f["geometry"]) if f.get("geometry") else None
-        if g is None or g.is_empty:
-            problems.append(Problem("feature has no geometry", row=k,
-                                    value=str(props[id_property])))
-            continue
-        ids.append(str(props[id_property]))
-        geoms.append(g if g.is_valid else shapely.make_valid(g))
+    for k, f in enumerate(feats if isinstance(feats, list) else [], start=1):
+        g, uid, bad = _feature(f, k, id_property, shape)
+        problems.extend(bad)
+        if g is not None and uid is not None:
+            ids.append(uid)
+            geoms.append(g if g.is_valid else shapely.make_valid(g))
     if len(set(ids)) != len(ids):
         dup = sorted({u for u in ids if ids.count(u) > 1})
         problems.append(Problem(f"duplicate unit ids {dup[:5]}", column=id_property))

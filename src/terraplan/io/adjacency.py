@@ -6,17 +6,21 @@ Two file kinds, told apart by the suffix:
   :func:`terraplan.io.tables.read_table`): one row per pair of neighbouring units, columns
   ``unit_a``, ``unit_b`` and optionally ``shared_perimeter`` (aliases in :data:`A_COLUMNS`,
   :data:`B_COLUMNS`, :data:`PERIMETER_COLUMNS`; matched case-insensitively). Every row is checked
-  and *every* problem is reported with its spreadsheet row, column and value: a missing or unknown
-  unit id (the ids are the values of ``geo_unit.unit_column`` in the accounts), a self-loop, an
-  edge listed twice (in either direction; the problem names the first row), a perimeter that is
-  not a finite number ``>= 0``. The graph's units are exactly the accounts' units (in their order);
-  a unit no edge touches is isolated (a warning: it can only be a district of its own).
+  and *every* problem is reported with its spreadsheet row, column and value: a missing unit id,
+  a self-loop, an edge listed twice (in either direction; the problem names the first row), a
+  perimeter that is not a finite number ``>= 0``. The graph's units are the accounts' units (the
+  values of ``geo_unit.unit_column``, in their order), then the ids only the edge list names: like
+  GeoJSON polygons without accounts they are zero-population units that may connect districts (a
+  warning names them). A unit no edge touches is isolated (a warning: it can only be a district of
+  its own).
 * **GeoJSON** (``.geojson`` / ``.json``): unit polygons; two units are neighbours when their
   borders share a line of positive length, weighted by its length
   (:func:`terraplan.geo.adjacency.from_geojson`, shapely). The unit id is the feature property
   named like the unit column (``postal_code``), else ``unit_id``, ``unit`` or ``id``. Every unit of
   the accounts must have a polygon (each missing one is reported); polygons without accounts stay
-  in the graph as zero-population units that may connect districts.
+  in the graph as zero-population units that may connect districts. Every bad feature is
+  reported with its 1-based index (``row``), field and value: not an object, properties not an
+  object, a missing, empty or non-scalar id, a missing, unreadable or non-polygon geometry.
 
 The value ``delaunay`` (or no ``inputs.adjacency``) means no file: solver and evaluator then
 approximate adjacency by a Delaunay triangulation of the unit centroids.
@@ -81,6 +85,7 @@ def _read_edge_list(path: Path, unit_ids: Sequence[str]
             code="missing_column", source=src) for m in missing], rows_in=raw.rows_in)
     assert ca is not None and cb is not None
     index = {u: i for i, u in enumerate(unit_ids)}
+    names = list(unit_ids)  # the accounts' units, then ids only the edge list names
     a_vals = raw.table.column(ca).to_pylist()
     b_vals = raw.table.column(cb).to_pylist()
     w_vals = raw.table.column(cw).to_pylist() if cw is not None else None
@@ -98,10 +103,10 @@ def _read_edge_list(path: Path, unit_ids: Sequence[str]
             if u is None:
                 problems.append(Problem("missing unit id", row=row, column=col, value="",
                                         code="missing", source=src))
-            elif u not in index:
-                problems.append(Problem("unknown unit: no account has this unit id", row=row,
-                                        column=col, value=u, code="unknown_unit", source=src))
             else:
+                if u not in index:  # no account: a zero-population unit, like a GeoJSON polygon
+                    index[u] = len(names)
+                    names.append(u)
                 ids.append(index[u])
         w = 1.0
         w_ok = True
@@ -124,7 +129,7 @@ def _read_edge_list(path: Path, unit_ids: Sequence[str]
             continue
         if ids[0] == ids[1]:
             problems.append(Problem("self-loop: a unit cannot border itself", row=row,
-                                    column=cb, value=unit_ids[ids[0]], code="self_loop",
+                                    column=cb, value=names[ids[0]], code="self_loop",
                                     source=src))
             continue
         key = (min(ids), max(ids))
@@ -132,7 +137,7 @@ def _read_edge_list(path: Path, unit_ids: Sequence[str]
         if first is not None:
             problems.append(Problem(f"duplicate edge (first listed in row {first})", row=row,
                                     column=f"{ca},{cb}",
-                                    value=f"{unit_ids[ids[0]]}-{unit_ids[ids[1]]}",
+                                    value=f"{names[ids[0]]}-{names[ids[1]]}",
                                     code="duplicate_edge", source=src))
             continue
         seen[key] = row
@@ -143,8 +148,15 @@ def _read_edge_list(path: Path, unit_ids: Sequence[str]
         problems.sort(key=lambda p: p.row or 0)
         raise InputValidationError(problems, rows_in=raw.rows_in)
     edges, wts = normalise_edges(np.asarray(pairs, dtype=np.int64).reshape(-1, 2),
-                                 len(unit_ids), weights)
-    return UnitGraph(unit_ids=tuple(unit_ids), edges=edges, weights=wts), []
+                                 len(names), weights)
+    warnings: list[Problem] = []
+    extra = names[len(unit_ids):]
+    if extra:
+        warnings.append(Problem(
+            f"{len(extra)} unit(s) of the edge list have no accounts, e.g. {extra[:5]}; kept as "
+            "zero-population units that may connect districts", severity=Severity.WARNING,
+            code="unit_without_accounts", source=src))
+    return UnitGraph(unit_ids=tuple(names), edges=edges, weights=wts), warnings
 
 
 def _read_geojson(path: Path, unit_ids: Sequence[str], unit_column: str
@@ -159,17 +171,26 @@ def _read_geojson(path: Path, unit_ids: Sequence[str], unit_column: str
     if not isinstance(feats, list) or not feats:
         raise InputValidationError([Problem("not a GeoJSON FeatureCollection with features",
                                             code="unreadable", source=src)], rows_in=0)
-    props = feats[0].get("properties") or {}
+    # the id property is found on the first feature that has properties; every feature is then
+    # checked on its own (terraplan.geo.adjacency.from_geojson reports each bad one)
+    props: dict[str, Any] = next((f["properties"] for f in feats if isinstance(f, dict)
+                                  and isinstance(f.get("properties"), dict)
+                                  and f["properties"]), {})
     prop = next((c for c in (unit_column, *_ID_PROPERTIES) if c in props), None)
     if prop is None:
         raise InputValidationError([Problem(
             f"features need a unit id property ({unit_column!r}, "
             f"{', '.join(repr(c) for c in _ID_PROPERTIES)}); found {sorted(props)}",
-            code="missing_column", source=src)], rows_in=len(feats))
+            code="missing_column", source=src)] + [
+            Problem("feature is not a JSON object", row=k, column="feature",
+                    value=repr(f)[:80], code="not_a_feature", source=src)
+            for k, f in enumerate(feats, start=1) if not isinstance(f, dict)],
+            rows_in=len(feats))
     # ids as text, like the accounts' unit column (a numeric property 101 is unit "101")
     for f in feats:
-        p = f.get("properties") or {}
-        if prop in p and p[prop] is not None:
+        p = f.get("properties") if isinstance(f, dict) else None
+        if isinstance(p, dict) and isinstance(p.get(prop), str | int | float) \
+                and not isinstance(p[prop], bool):
             p[prop] = _text(p[prop]) or ""
     try:
         g = from_geojson(data, prop)
