@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adjacencyfixtures import write_geo_files
-from terraplan.domain import Plan
+from adjacencyfixtures import PATH_EDGES, write_geo_files
+from terraplan.domain import Plan, ScenarioSpec
 from terraplan.errors import InputValidationError
 from terraplan.evaluate import evaluate
-from terraplan.io import load_scenario, read_adjacency
+from terraplan.io import load_scenario, read_adjacency, validate_inputs
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "scenarios" / "geo_unit"
 UNITS = ("Z0", "Z1", "Z2", "Z3")
@@ -204,3 +204,25 @@ def test_every_bad_geojson_feature_is_reported_with_index_field_and_value(tmp_pa
         read_adjacency(tmp_path / "v.geojson", UNITS)
     assert [(p.code, p.row) for p in only.value.errors] == [("missing_column", None),
                                                             ("not_a_feature", 1)]
+
+
+def test_validate_inputs_checks_the_adjacency_like_load_scenario(tmp_path: Path) -> None:
+    spec_path = write_geo_files(tmp_path, edges="unit_a,unit_b\nZ0,Z0\nZ0,Z1\nZ1,Z3\nZ3,Z2\n")
+    spec = ScenarioSpec.from_yaml(spec_path)
+    with pytest.raises(InputValidationError):
+        load_scenario(spec_path)  # what scenario create would meet ...
+    report = validate_inputs(tmp_path / "accounts.csv", tmp_path / "reps.csv", spec,
+                             base=tmp_path)
+    assert not report.ok  # ... validate reports it instead of passing
+    assert [(p.row, p.code) for p in report.part("adjacency").problems] == [(2, "self_loop")]
+    assert report.accounts.ok and report.reps.ok
+    # a good edge list passes; a missing one is a reported problem (not a FileNotFoundError)
+    (tmp_path / "edges.csv").write_text(PATH_EDGES, encoding="utf-8")
+    assert validate_inputs(tmp_path / "accounts.csv", tmp_path / "reps.csv", spec).ok
+    (tmp_path / "edges.csv").unlink()
+    gone = validate_inputs(tmp_path / "accounts.csv", tmp_path / "reps.csv", spec)
+    (p,) = gone.problems
+    assert p.code == "missing_file" and p.source == str(tmp_path / "edges.csv")
+    with pytest.raises(InputValidationError) as info:
+        load_scenario(spec_path)
+    assert [q.code for q in info.value.errors] == ["missing_file"]

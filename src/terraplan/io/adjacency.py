@@ -226,9 +226,14 @@ def read_adjacency(path: str | Path, unit_ids: Sequence[str], *,
     Raises
     ------
     InputValidationError
-        Every problem of the file (see the module docstring), with row, column and value.
+        Every problem of the file (see the module docstring), with row, column and value; a
+        missing file is a problem too (code ``missing_file``).
     """
     p = Path(path)
+    if not p.is_file():
+        raise InputValidationError([Problem(
+            "adjacency file not found (inputs.adjacency is relative to the spec's folder)",
+            value=str(p), code="missing_file", source=str(p))], rows_in=0)
     if p.suffix.lower() in GEOJSON_SUFFIXES:
         g, warnings = _read_geojson(p, unit_ids, unit_column)
     else:

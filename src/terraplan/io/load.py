@@ -183,21 +183,43 @@ def load_data(accounts: str | Path, reps: str | Path, spec: ScenarioSpec | None 
 
 def validate_inputs(accounts: str | Path, reps: str | Path, spec: ScenarioSpec | None = None,
                     *, on_error: OnError = "raise", rejects: str | Path | None = None,
-                    reps_rejects: str | Path | None = None) -> ImportReport:
+                    reps_rejects: str | Path | None = None,
+                    base: str | Path | None = None) -> ImportReport:
     """Validate both files and return the report without raising on bad data.
 
     With ``on_error="skip"`` the rejects files are written as by :func:`load_data`. Unreadable
-    or empty files are reported as file-level problems too; only a missing file raises.
+    or empty files are reported as file-level problems too; only a missing accounts or reps
+    file raises.
+
+    A ``mode: geo_unit`` spec's ``inputs.adjacency`` file (relative to ``base``, the spec's
+    folder; default the accounts file's folder) is validated against the accounts' units as
+    ``load_scenario`` / ``scenario create`` would: its problems (a missing file included) are
+    the report's part ``"adjacency"``. It is checked only when the accounts loaded.
     """
     _check_on_error(on_error)
     try:
-        _, _, report = _load(accounts, reps, spec, on_error, rejects, reps_rejects)
+        book, _, report = _load(accounts, reps, spec, on_error, rejects, reps_rejects)
     except InputValidationError as exc:  # a file that cannot be read at all
         bad = exc.problems[0].source if exc.problems else str(accounts)
         table = "accounts" if bad == str(Path(accounts)) else "reps"
         part = ImportReport(table, bad or "", 0, 0, 0, problems=exc.problems)
         return ImportReport.combine(part)
-    return report
+    if spec is None or book is None:
+        return report
+    folder = Path(accounts).parent if base is None else Path(base)
+    name = spec.inputs.adjacency or ""
+    try:
+        _, unit_warnings = load_adjacency(spec, folder, book)
+    except InputValidationError as exc:
+        adj = ImportReport("adjacency", str(spec.resolve(folder, name)), 0, 0, 0,
+                           problems=exc.errors,
+                           warnings=tuple(p for p in exc.problems if p not in exc.errors))
+    else:
+        if not unit_warnings:
+            return report
+        adj = ImportReport("adjacency", str(spec.resolve(folder, name)), 0, 0, 0,
+                           warnings=unit_warnings)
+    return ImportReport.combine(*(report.parts or (report,)), adj)
 
 
 def load_scenario(spec_path: str | Path, *, on_error: OnError = "raise",
