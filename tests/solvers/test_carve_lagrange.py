@@ -14,7 +14,12 @@ import pytest
 from terraplan.solvers.base import SolveOptions, Status
 from terraplan.solvers.carve import CarveProblem, medians_from, solve_carve
 from terraplan.solvers.carve.candidates import candidate_pairs
-from terraplan.solvers.carve.lagrange import _knapsack, fixing_mask, lagrangian_bound
+from terraplan.solvers.carve.lagrange import (
+    LagrangeBound,
+    _knapsack,
+    fixing_mask,
+    lagrangian_bound,
+)
 
 PLAIN = SolveOptions(time_limit=30.0, gap=0.0, extra={"lagrange": False})
 
@@ -49,6 +54,18 @@ def _optimum(pr: CarveProblem) -> tuple[float, np.ndarray]:
     assert not pr.violations(med)
     assert r.objective is not None
     return r.objective, med
+
+
+def _bound_case(seed: int, n: int, p: int, integral: bool
+                ) -> tuple[CarveProblem, float, np.ndarray, LagrangeBound, float]:
+    """A random instance, its MILP optimum and plan, a Lagrangian bound, and an incumbent
+    value just above the optimum (so the optimal plan must survive fixing at it)."""
+    pr = _random(seed, n, p, integral=integral, slack=1.1)
+    opt, med = _optimum(pr)
+    lb = lagrangian_bound(pr, upper=opt * 1.1, time_budget=10.0)
+    assert lb is not None
+    upper = opt + 1.0 if integral else opt + 1e-6 * max(1.0, opt)
+    return pr, opt, med, lb, upper
 
 
 def test_knapsack_matches_brute_force() -> None:
@@ -92,12 +109,7 @@ def test_lagrangian_bound_is_below_the_milp_optimum(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_fixing_keeps_every_optimal_pair(seed: int) -> None:
     integral = seed % 2 == 0
-    pr = _random(200 + seed, 24, 4, integral=integral, slack=1.1)
-    opt, med = _optimum(pr)
-    lb = lagrangian_bound(pr, upper=opt * 1.1, time_budget=10.0)
-    assert lb is not None
-    # an incumbent just above the optimum: the optimal plan is better, so it must survive
-    upper = opt + 1.0 if integral else opt + 1e-6 * max(1.0, opt)
+    pr, opt, med, lb, upper = _bound_case(200 + seed, 24, 4, integral)
     mask = fixing_mask(pr, lb, upper, integral=integral)
     assert mask[np.arange(pr.n), med].all()
     assert mask.sum() < np.isfinite(pr.cost).sum()  # it does fix something on these instances
@@ -188,3 +200,82 @@ def test_integer_bound_rounding_uses_a_relative_slack() -> None:
     assert _round_bound(41.2, True) == 42.0
     assert _round_bound(-3.5, True) == -3.0
     assert _round_bound(1e7 + 5e-4, False) == 1e7 + 5e-4
+
+
+def _large_integral(n: int = 630, p: int = 10) -> CarveProblem:
+    """n = m = 630, integer demands 1-59: the exact knapsacks of all sites take seconds."""
+    rng = np.random.default_rng(0)
+    demand = rng.integers(1, 60, n).astype(np.float64)
+    cap = float(np.ceil(demand.sum() / p / 0.8))
+    return CarveProblem.from_points(rng.uniform(0, 100, n), rng.uniform(0, 100, n), demand, p,
+                                    cap)
+
+
+def test_lagrangian_stage_keeps_to_a_small_time_budget() -> None:
+    import time
+
+    from terraplan.solvers.carve import _lagrange
+    from terraplan.solvers.carve.heuristic import location_allocation
+
+    pr = _large_integral()
+    start = location_allocation(pr, seed=0, time_budget=2.0)
+    assert start is not None and not pr.violations(start)
+    ub = pr.objective(start)
+    t = time.perf_counter()
+    lb = lagrangian_bound(pr, upper=ub, time_budget=0.5)
+    took = time.perf_counter() - t
+    # the old stage ran every site's exact knapsack after the budget: 7-9.6 s here
+    assert took < 0.5 + 1.5, took
+    assert lb is not None
+    assert 0.0 < lb.bound <= ub  # a valid bound: below a feasible plan
+    # a site left out of the final exact pass keeps a lower bound, never more than the exact one
+    full = _lagrange._final(_lagrange._Sub(pr), lb.multipliers, pr.p, 0)
+    assert np.all(lb.rho <= full.rho + 1e-7 * np.maximum(1.0, np.abs(full.rho)))
+    assert lb.bound <= full.bound + 1e-7 * abs(full.bound)
+    # cancelled before it starts: no subgradient step, still a valid bound
+    from terraplan.solvers.base import CancelToken
+
+    token = CancelToken()
+    token.cancel()
+    t = time.perf_counter()
+    lb0 = lagrangian_bound(pr, upper=ub, time_budget=30.0, cancel=token)
+    assert time.perf_counter() - t < 1.5
+    assert lb0 is not None and lb0.iterations == 0 and lb0.bound <= full.bound + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_truncated_final_pass_keeps_a_valid_bound_and_fixing(seed: int) -> None:
+    from terraplan.solvers.carve import _lagrange
+
+    integral = seed % 2 == 0
+    pr, opt, med, lb, upper = _bound_case(400 + seed, 40, 3, integral)
+    # deadline already passed: only the first chunk (16 of 40 sites) is solved exactly
+    cut = _lagrange._final(_lagrange._Sub(pr), lb.multipliers, pr.p, 0, deadline=0.0)
+    tol = 1e-7 * np.maximum(1.0, np.abs(lb.rho))
+    assert np.all(cut.rho <= lb.rho + tol)  # a site left out keeps a lower bound
+    assert np.sum(cut.rho < lb.rho - tol) > 0  # (and some were left out)
+    assert cut.bound <= lb.bound + 1e-9 * max(1.0, abs(lb.bound))
+    assert cut.bound <= opt + 1e-6 * opt
+    mask = fixing_mask(pr, cut, upper, integral=integral)
+    assert mask[np.arange(pr.n), med].all()  # every optimal pair survives
+
+
+def test_solve_carve_keeps_to_its_time_limit_with_the_lagrangian_stage() -> None:
+    import time
+
+    pr = _large_integral()
+    t = time.perf_counter()
+    r = solve_carve(pr, backend="milp", seed=0,
+                    options=SolveOptions(time_limit=4.0, extra={"lagrange_time": 0.5}))
+    took = time.perf_counter() - t
+    # the stage's real cost stays within its budget (the old final pass alone took ~3 s here)
+    assert float(r.stats["lagrange_budget"]) <= 0.5
+    assert float(r.stats["lagrange_s"]) < 0.5 + 0.7, r.stats
+    # generous: HiGHS overshoots its own limit on the last (158,760-pair) model, more so under
+    # load; the old stage alone added ~3.5 s past its budget here
+    assert took < 4.0 + 3.0, took
+    assert r.assignment is not None and r.centres is not None
+    med = medians_from(r.assignment, r.centres)
+    assert not pr.violations(med)
+    assert r.objective == pytest.approx(pr.objective(med))
+    assert r.bound is not None and r.bound <= r.objective + 1e-9

@@ -275,12 +275,17 @@ def solve_carve(
         assert start is not None
         integral = _integral_costs(problem)
         lr_budget = float(opts.extra.get("lagrange_time", min(15.0, 0.2 * opts.time_limit)))
+        # the stage keeps to its budget (it measures its own cost); never past half the time left
+        lr_budget = min(lr_budget, 0.5 * max(0.0, opts.time_limit - (time.perf_counter() - t0)))
+        t_lr = time.perf_counter()
         lr = _lagrange.lagrangian_bound(problem, upper=problem.objective(start),
                                         time_budget=lr_budget, cancel=cancel)
         if lr is not None:
             proven = _round_bound(lr.bound, integral)
             lr_stats = {"lagrange_bound": lr.bound, "lagrange_iterations": lr.iterations,
-                        "lagrange_time": time.perf_counter() - t0}
+                        "lagrange_time": time.perf_counter() - t0,
+                        "lagrange_s": time.perf_counter() - t_lr,
+                        "lagrange_budget": lr_budget}
             start, proven = _core_rounds(problem, lr, start, proven, integral, opts, run,
                                          remaining, lr_stats)
             allowed = _lagrange.fixing_mask(problem, lr, problem.objective(start),

@@ -200,8 +200,10 @@ def lagrangian_bound(problem: CarveProblem, *, upper: float, time_budget: float,
     """Subgradient optimisation of ``L(lambda)`` (Polyak steps towards ``upper``).
 
     ``upper`` is the objective of a known feasible plan (the step target). Stops after
-    ``max_iter`` steps, ``time_budget`` seconds, once the step is tiny, or when the best bound
-    gained less than 1e-5 (relative) over the last 80 steps. Returns ``None`` when the instance
+    ``max_iter`` steps, once the step is tiny, when the best bound gained less than 1e-5
+    (relative) over the last 80 steps, on ``cancel``, or before a step whose measured cost (plus
+    about one more for the final pass, :func:`_final`) would end past ``time_budget`` seconds;
+    the first step always runs. Returns ``None`` when the instance
     is too large for the dense subproblems or cannot open ``p`` sites.
     """
     t0 = time.perf_counter()
@@ -221,12 +223,18 @@ def lagrangian_bound(problem: CarveProblem, *, upper: float, time_budget: float,
     step, stall, it = 2.0, 0, 0
     target = float(upper)
     history: list[float] = []
+    deadline = t0 + time_budget
+    per_eval = 0.0  # measured cost of one evaluate (the final pass needs about one more)
     for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+        now = time.perf_counter()
+        if (cancel is not None and cancel.cancelled) or (
+                it > 1 and now + 2.0 * per_eval > deadline):
+            it -= 1
+            break
         val, _, _, g = sub.evaluate(lam, p)
+        per_eval = max(per_eval, time.perf_counter() - now)
         history.append(max(val, best_val))
         if len(history) > 80 and history[-1] - history[-81] <= 1e-5 * max(1.0, abs(val)):
-            break
-        if cancel is not None and cancel.cancelled:
             break
         if val > best_val + 1e-9 * max(1.0, abs(val)):
             best_val, best_lam, stall = val, lam.copy(), 0
@@ -237,23 +245,40 @@ def lagrangian_bound(problem: CarveProblem, *, upper: float, time_budget: float,
         norm = float(g @ g)
         if norm == 0.0 or step < 1e-4 or best_val >= target - 1e-9 * max(1.0, target):
             break
-        if time.perf_counter() - t0 > time_budget:
-            break
         lam = lam + step * max(target - val, 1e-6 * max(1.0, abs(target))) / norm * g
-    return _final(sub, best_lam, p, it)
+    return _final(sub, best_lam, p, it, deadline, cancel)
 
 
-def _final(sub: _Sub, lam: FloatArray, p: int, iterations: int) -> LagrangeBound:
-    """Exact subproblems at ``lam`` for every site (tables included)."""
+def _final(sub: _Sub, lam: FloatArray, p: int, iterations: int, deadline: float = math.inf,
+           cancel: CancelToken | None = None) -> LagrangeBound:
+    """Subproblems at ``lam``: exact (tables included) for as many sites as time allows.
+
+    Sites are solved in chunks, most promising (smallest fractional-knapsack value) first; the
+    first chunk always, the next ones while the measured cost of a chunk fits before
+    ``deadline`` and ``cancel`` is not set. A site left out keeps its fractional-knapsack value
+    (a lower bound on the exact one, so the bound stays valid) and a table of zeros (forcing an
+    item into it then adds only its own reduced cost: a weaker but valid fixing test)."""
     r = sub.ct - lam[None, :]
     neg = (r < 0) & sub.fits
-    sites = np.flatnonzero(sub.can_open)
-    rho = np.full(sub.pr.m, np.inf)
+    base = sub.base(lam)
+    rho = np.where(sub.can_open, sub.lp_values(r, neg) + base, np.inf)
     table = np.full((sub.pr.m, sub.cmax + 1), np.inf)
-    if sites.size:
-        val, tab, _, _ = sub.exact(r, neg, sites, False)
-        rho[sites] = val + sub.base(lam)[sites]
-        table[sites, :tab.shape[1]] = tab
+    sites = np.flatnonzero(sub.can_open)
+    table[sites] = 0.0
+    order = sites[np.argsort(rho[sites], kind="stable")]
+    chunk = max(p + max(2, p // 2), 16)
+    per_site = 0.0
+    for start in range(0, order.size, chunk):
+        todo = order[start:start + chunk]
+        now = time.perf_counter()
+        if start > 0 and ((cancel is not None and cancel.cancelled)
+                          or now + per_site * todo.size > deadline):
+            break
+        val, tab, _, _ = sub.exact(r, neg, todo, False)
+        per_site = max(per_site, (time.perf_counter() - now) / todo.size)
+        rho[todo] = val + base[todo]
+        table[todo] = np.inf
+        table[todo, :tab.shape[1]] = tab
     sel = np.sort(np.argsort(rho, kind="stable")[:p])
     bound = float(lam.sum() + rho[sel].sum())
     return LagrangeBound(bound=bound, multipliers=lam, rho=rho, table=table, weights=sub.w,
