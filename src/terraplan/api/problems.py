@@ -32,6 +32,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "infeasible": (409, "The rules cannot all hold"),
     "unsupported-rule": (422, "A solver backend cannot encode a rule"),
     "unsupported-backend": (422, "The scenario's mode cannot use this solver backend"),
+    "adjacency-required": (422, "A geo-unit adjacency file cannot be supplied over the API"),
     "forbidden": (403, "Forbidden"),
     "unauthorized": (401, "Authentication required"),
     "payload-too-large": (413, "Request body too large"),

@@ -34,7 +34,13 @@ from terraplan import __version__
 from terraplan.domain import AccountBook, Mode, Plan, Provenance, Reason, RepRoster, ScenarioSpec
 from terraplan.domain import Scenario as DomainScenario
 from terraplan.domain.scenario import UnitGraph
-from terraplan.errors import ConflictError, LifecycleError, NotFoundError, ParameterError
+from terraplan.errors import (
+    ConflictError,
+    LifecycleError,
+    NotFoundError,
+    ParameterError,
+    SpecError,
+)
 from terraplan.io.adjacency import DELAUNAY, load_adjacency
 from terraplan.scenarios import migrate
 from terraplan.scenarios import models as m
@@ -113,6 +119,15 @@ def uses_supplied_adjacency(spec: ScenarioSpec) -> bool:
     """A geo-unit spec naming an adjacency file (not ``delaunay``)."""
     name = spec.inputs.adjacency
     return spec.mode is Mode.GEO_UNIT and name is not None and name.strip().lower() != DELAUNAY
+
+
+def _adjacency_source(spec: ScenarioSpec) -> tuple[str | None, str | None]:
+    """What a stored unit graph was read from: ``inputs.adjacency`` and ``geo_unit.unit_column``
+    (``None``, ``None`` when the spec uses no supplied adjacency)."""
+    if not uses_supplied_adjacency(spec):
+        return None, None
+    return spec.inputs.adjacency, (spec.geo_unit.unit_column if spec.geo_unit is not None
+                                   else None)
 
 
 def _encode_spec(spec: ScenarioSpec, units: UnitGraph | None) -> Encoded:
@@ -318,6 +333,28 @@ class Workspace:
             raise NotFoundError(f"no rep snapshot {snapshot_id}")
         return decode_reps(snap.payload)
 
+    def _units_for(self, s: Session, sc: m.Scenario, spec: ScenarioSpec,
+                   spec_dir: str | Path | None) -> UnitGraph | None:
+        """The unit graph to store with ``spec`` replacing ``sc``'s spec (update or copy).
+
+        The stored graph is kept while ``inputs.adjacency`` and ``geo_unit.unit_column`` are
+        unchanged; otherwise it is dropped (no file named), re-read from ``spec_dir`` or refused.
+        """
+        old_spec, units = self._spec_units(s, sc)
+        new = _adjacency_source(spec)
+        if new == _adjacency_source(old_spec):
+            return units
+        if new == (None, None):
+            return None  # the new spec names no adjacency file: the old graph must not linger
+        if spec_dir is None:
+            raise SpecError(
+                f"scenario {sc.name!r}: the new spec changes inputs.adjacency or "
+                f"geo_unit.unit_column (now {new[0]!r}, column {new[1]!r}), so the stored unit "
+                "adjacency no longer applies and the file cannot be read here; re-create the "
+                "scenario with the adjacency file (terraplan scenario create --spec, or "
+                "Workspace.create_scenario(spec_dir=...))")
+        return load_adjacency(spec, spec_dir, self._book(s, sc.accounts_snapshot_id))[0]
+
     @staticmethod
     def _spec(s: Session, sc: m.Scenario) -> ScenarioSpec:
         return Workspace._spec_units(s, sc)[0]
@@ -485,12 +522,14 @@ class Workspace:
     def copy_scenario(
         self, source: ScenarioRef, name: str, *, actor: str, spec: ScenarioSpec | None = None,
         cycle: str | None = None, with_plan: bool = True, description: str | None = None,
-        why: str = "",
+        why: str = "", spec_dir: str | Path | None = None,
     ) -> ScenarioInfo:
         """A new child scenario of ``source`` (any status) sharing its inputs.
 
         This is how an approved or active plan is edited. With ``with_plan`` (and no new spec)
         the source's current plan is copied and the child starts ``solved``; otherwise ``draft``.
+        A new ``spec`` keeps the source's unit adjacency unless it changes ``inputs.adjacency``
+        or ``geo_unit.unit_column``: see :meth:`update_scenario` (``spec_dir`` as there).
         """
         with self._tx() as s:
             src = self._scenario(s, source)
@@ -501,8 +540,8 @@ class Workspace:
             assert cyc is not None
             spec_id = src.spec_snapshot_id
             if spec is not None:  # the unit adjacency is an input: the child keeps it
-                spec_id = get_or_create_snapshot(
-                    s, _encode_spec(spec, self._spec_units(s, src)[1]), actor)[0].id
+                units = self._units_for(s, src, spec, spec_dir)
+                spec_id = get_or_create_snapshot(s, _encode_spec(spec, units), actor)[0].id
             child = m.Scenario(
                 name=name, description=src.description if description is None else description,
                 cycle_id=cyc.id, parent_id=src.id,
@@ -576,18 +615,33 @@ class Workspace:
     def update_scenario(
         self, ref: ScenarioRef, *, actor: str, spec: ScenarioSpec | None = None,
         description: str | None = None, expected_version: int | None = None, why: str = "",
+        spec_dir: str | Path | None = None,
     ) -> ScenarioInfo:
         """Edit a draft or solved scenario. A new spec makes a solved scenario a draft again
-        (its plan no longer matches its rules)."""
+        (its plan no longer matches its rules).
+
+        A new spec keeps the stored unit adjacency (an input) while ``inputs.adjacency`` and
+        ``geo_unit.unit_column`` stay the same. When either changes, the stored graph no longer
+        matches: it is dropped if the new spec names no adjacency file, else the file is read
+        relative to ``spec_dir`` against the scenario's accounts.
+
+        Raises
+        ------
+        SpecError
+            Either field changed to a file and no ``spec_dir`` was given (re-create the
+            scenario with the adjacency file).
+        InputValidationError
+            The re-read adjacency file has problems.
+        """
         with self._tx() as s:
             sc = self._scenario(s, ref)
             self._check_version(sc, expected_version)
             check_editable(sc.name, sc.status, "edit")
             details: dict[str, Any] = {"from_version": sc.version}
             if spec is not None:  # a new spec keeps the stored unit adjacency (an input)
+                units = self._units_for(s, sc, spec, spec_dir)
                 snap = get_or_create_snapshot(
-                    s, _encode_spec(spec.model_copy(update={"name": sc.name}),
-                                    self._spec_units(s, sc)[1]), actor)[0]
+                    s, _encode_spec(spec.model_copy(update={"name": sc.name}), units), actor)[0]
                 if snap.id != sc.spec_snapshot_id:
                     details["spec_sha256"] = snap.sha256
                     sc.spec_snapshot_id = snap.id

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from terraplan.api import auth
 from terraplan.api.deps import TEXT, ScenarioId, etag, if_match, pick_version, workspace
+from terraplan.api.problems import ApiProblem
 from terraplan.api.routers._common import READ, WRITE, problem_responses
 from terraplan.api.schemas import (
     AuditOut,
@@ -26,7 +27,7 @@ from terraplan.api.schemas import (
     TransitionIn,
 )
 from terraplan.services.types import ScenarioInfo
-from terraplan.services.workspace import Workspace
+from terraplan.services.workspace import Workspace, uses_supplied_adjacency
 
 router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"])
 
@@ -61,7 +62,18 @@ def create_scenario(
     body: ScenarioCreate, response: Response,
     p: auth.Principal = Depends(auth.planner), ws: Workspace = Depends(workspace),
 ) -> ScenarioOut:
-    info = ws.create_scenario(body.name, actor=p.actor, spec=_spec(body.spec),
+    spec = _spec(body.spec)
+    if spec is not None and uses_supplied_adjacency(spec):
+        # the file cannot travel with the JSON spec; falling back to Delaunay would silently
+        # solve on another graph than the one the spec names
+        raise ApiProblem(
+            "adjacency-required",
+            f"the geo_unit spec names inputs.adjacency {spec.inputs.adjacency!r}, a file that "
+            "cannot be uploaded over the API; create the scenario with the adjacency file via "
+            "the CLI (terraplan scenario create --spec) or Python "
+            "(Workspace.create_scenario(spec_dir=... or units=...)), or set inputs.adjacency to "
+            "'delaunay' to approximate it from the unit centroids")
+    info = ws.create_scenario(body.name, actor=p.actor, spec=spec,
                               accounts=body.accounts_snapshot, reps=body.reps_snapshot,
                               cycle=body.cycle, description=body.description)
     response.headers["Location"] = f"/v1/scenarios/{info.id}"
