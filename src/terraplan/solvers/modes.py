@@ -265,10 +265,7 @@ def map_territories(scenario: Scenario, territory: npt.ArrayLike, centre_x: npt.
     order = np.argsort(np.where(np.isnan(dist), np.inf, dist), axis=None, kind="stable")
     rank = np.empty(p * m, dtype=np.int64)
     rank[order] = np.arange(p * m, dtype=np.int64)
-    scale = p * p * m + 1
-    if int(disruption.max(initial=0)) * scale * max(p, 1) > 2**62:
-        disruption = disruption // 100  # whole currency units keep the cost in int64
-    cost = disruption * scale + rank.reshape(p, m)
+    cost = _lexicographic_cost(disruption, rank.reshape(p, m), p + m + 2)
     lonely = np.flatnonzero(~allowed.any(axis=1))
     if lonely.size:
         load_t = np.bincount(terr, weights=book.workload, minlength=p)
@@ -277,6 +274,39 @@ def map_territories(scenario: Scenario, territory: npt.ArrayLike, centre_x: npt.
                             f"T{t + 1} (workload {load_t[t]:,.1f} h)" for t in lonely[:5]))
     tt, rr = np.nonzero(allowed)
     return _assign(p, m, tt, rr, cost[tt, rr], cand)
+
+
+def _max_arc_cost(n_nodes: int) -> int:
+    """Largest arc cost given to the min-cost flow: OR-Tools refuses (``BAD_COST_RANGE``)
+    costs above about 2^63 / (2 × nodes + 6), measured with OR-Tools 9.15 (it scales them by
+    the node count); this keeps 4 × below that."""
+    return 2**62 // (4 * max(n_nodes, 1))
+
+
+def _lexicographic_cost(disruption: IntArray, rank: IntArray, n_nodes: int) -> IntArray:
+    """Arc costs ``disruption × scale + tie-break`` that order assignments by total disruption
+    first, then by the sum of the (p, m) ``rank`` s, and fit the min-cost flow's cost range.
+
+    The disruption stays exact whenever it fits on its own (territories below ~10^14 cents
+    with a few thousand reps); to fit, the tie-break is coarsened first — ``rank`` is bucketed
+    into ``levels`` monotone levels, with ``scale > p × (levels - 1)`` so that no sum of p
+    tie-breaks outweighs one cent of disruption — and only past that is the disruption divided
+    (ceiling divisor, re-checked).
+    """
+    p, m = rank.shape
+    cap = _max_arc_cost(n_nodes)
+    d = np.asarray(disruption, dtype=np.int64)
+    top = int(np.abs(d).max(initial=0))
+    if top > cap:  # absurd potentials: coarser disruption units, the least divisor that fits
+        d = d // (-(-top // cap))
+        top = int(np.abs(d).max(initial=0))
+    # largest level count with top × (p (levels - 1) + 1) + levels - 1 <= cap
+    levels = max(1, min(p * m, 1 + (cap - top) // (top * p + 1)))
+    scale = p * (levels - 1) + 1
+    tie = rank * levels // max(p * m, 1)  # 0 .. levels - 1, monotone in rank
+    cost = d * scale + tie
+    assert int(np.abs(cost).max(initial=0)) <= cap, "lexicographic arc cost out of range"
+    return cost
 
 
 def _assign(p: int, m: int, tt: IntArray, rr: IntArray, cost: IntArray, cand: IntArray

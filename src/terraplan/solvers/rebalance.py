@@ -57,6 +57,7 @@ from terraplan.domain import (
 from terraplan.errors import ParameterError
 from terraplan.problem import ProblemData, compile, hard_violations, objective
 from terraplan.solvers.base import SolveOptions, SolveResult, Status
+from terraplan.solvers.decompose import restrict_pairs  # marks the problem restricted
 
 log = logging.getLogger(__name__)
 
@@ -224,48 +225,57 @@ def _scope(base: ProblemData, scenario: Scenario, n_roster: int, owner: np.ndarr
     """Pools of the start problem the events touch, plus those the active plan already breaks.
 
     ``None`` means "the whole book": an event whose effect on pools cannot be read off the start
-    problem (a hire without ``like`` or with its own eligibility), geo-unit or table-distance
-    scenarios, or affected pools holding most of the book.
+    problem (a hire without ``like`` or with its own eligibility, a rep that is in no pool of
+    the start problem — e.g. ``like`` a rep already departing), geo-unit or table-distance
+    scenarios, a touched rep owning accounts outside the affected pools (accounts no active rep
+    may hold: the repair must see them), or affected pools holding most of the book.
+
+    A rep hired in the same batch stands for the start-roster rep its ``like`` chain ends at
+    (it copies that rep's eligibility, so it joins that rep's pool).
     """
     spec = scenario.spec
     if (scenario.units is not None or scenario.distances is not None or spec.rules.contiguity
             or spec.mode is not Mode.ASSIGN):
         return None
+    old = scenario.reps
+    hired: dict[str, int] = {}  # same-batch hire -> start-roster index its like chain ends at
+
+    def resolve(rep_id: str) -> int | None:
+        if rep_id in hired:
+            return hired[rep_id]
+        return old.index_of(rep_id) if rep_id in old else None
+
     touched: list[int] = []
     for ev in events:
         if isinstance(ev, NewHire):
             if ev.like is None or any(f is not None for f in (ev.segments, ev.verticals,
                                                                  ev.regions)):
                 return None
-            touched.append(scenario.reps.index_of(ev.like))
+            j = resolve(ev.like)
+            if j is not None:
+                hired[ev.rep_id] = j
         else:
-            touched.append(scenario.reps.index_of(ev.rep_id))
-    pools = {int(base.rep_pool[j]) for j in touched if base.rep_pool[j] >= 0}
+            j = resolve(ev.rep_id)
+        if j is None:
+            return None
+        touched.append(j)
+    if np.any(base.rep_pool[touched] < 0):
+        return None
+    pools = {int(q) for q in base.rep_pool[touched].tolist()}
     pools |= _violated_pools(base, owner)
     sel = np.isin(base.item_pool, sorted(pools))
     if sel.sum() > max_share * base.n_items:
         return None
-    rows = np.flatnonzero(sel[base.item_of]).astype(np.int64)
+    in_rows = sel[base.item_of]
+    rows = np.flatnonzero(in_rows).astype(np.int64)
+    if np.any(np.isin(owner[~in_rows], touched)):
+        return None
     rep_in = np.isin(base.rep_pool, sorted(pools))
     rep_in[touched] = True
     own = owner[rows]
     rep_in[own[own >= 0]] = True  # current owners keep their index, so moves are counted
     reps = np.concatenate([np.flatnonzero(rep_in), np.arange(base.n_reps, n_roster)])
     return _Scope(rows, reps.astype(np.int64), tuple(sorted(pools)))
-
-
-def restrict_pairs(problem: ProblemData, keep: np.ndarray) -> ProblemData:
-    """``problem`` with only the candidate pairs in ``keep`` (pools and targets unchanged)."""
-    idx = np.flatnonzero(keep)
-    pair_item = problem.pair_item[idx]
-    indptr = np.zeros(problem.n_items + 1, dtype=np.int64)
-    np.cumsum(np.bincount(pair_item, minlength=problem.n_items), out=indptr[1:])
-    return dataclasses.replace(
-        problem, indptr=_ro(indptr), indices=_ro(problem.indices[idx]),
-        pair_item=_ro(pair_item), pair_travel=_ro(problem.pair_travel[idx]),
-        pair_moved=_ro(problem.pair_moved[idx]),
-        pair_moved_potential=_ro(problem.pair_moved_potential[idx]),
-        pair_move_units=_ro(problem.pair_move_units[idx]), pair_cost=_ro(problem.pair_cost[idx]))
 
 
 def _rank_within(groups: np.ndarray, keys: tuple[np.ndarray, ...]
@@ -404,8 +414,10 @@ def repair(problem: ProblemData, start: np.ndarray, *, seed: int = 0, time_limit
     priced by ``pair_cost`` (a rebalance prices moves so that the fewest, lowest-value accounts
     move), every hard rule as rows. Pools are independent unless a global move budget couples
     them (then one MIP). If a MIP finds no plan, the heuristic runs on the whole problem from the
-    best assignment so far. Returns the result (account-level assignment) and ``"repair"`` or
-    ``"heuristic"``.
+    best assignment so far. ``time_limit`` holds for the whole call: no stage starts once it
+    has passed (the pool is then reported as out of time) and the heuristic gets only what is
+    left of it (``options.time_limit`` capped likewise). Returns the result (account-level
+    assignment) and ``"repair"`` or ``"heuristic"``.
     """
     from terraplan.solvers.heuristic import solve_heuristic
 
@@ -422,43 +434,50 @@ def repair(problem: ProblemData, start: np.ndarray, *, seed: int = 0, time_limit
     sels = [keep & np.isin(pair_pool, grp) for grp in groups]
     sizes = [int(sel.sum()) for sel in sels]
     wide: np.ndarray | None = None
+
+    def stage_time(k: int, part: float, least: float) -> float | None:
+        """Seconds for a stage of group ``k``: ``part`` of its share of the time left (shared
+        by model size among the groups still to repair), at least ``least`` but never past the
+        deadline; ``None`` once the deadline has passed (the stage is skipped)."""
+        left = deadline - time.perf_counter()
+        if left <= _REPAIR_MIN_STAGE:
+            return None
+        share = left * sizes[k] / max(sum(sizes[k:]), 1)
+        return min(max(share * part, least), left)
+
     for k, (grp, sel) in enumerate(zip(groups, sels, strict=True)):
         if sizes[k] > _REPAIR_MAX_PAIRS:
             failed.append(f"pool(s) {grp}: model too large ({sizes[k]:,} pairs)")
             continue
-        # the time left, shared by model size among the pools still to repair
-        share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
+        a: np.ndarray | None = None
+        status = "time limit reached"
         # first only the forced items move (no other move at all: optimal when feasible, and
         # a small model); then the full repair model
-        a, status = _repair_mip(problem, tight & np.isin(pair_pool, grp), items, seed=seed,
-                                time_limit=max(share / 3, 0.3))
-        if a is None:
+        if (t := stage_time(k, 1 / 3, 0.3)) is not None:
+            a, status = _repair_mip(problem, tight & np.isin(pair_pool, grp), items, seed=seed,
+                                    time_limit=t)
+        if a is None and (t := stage_time(k, 1 / 2, 0.3)) is not None:
             # then the items the LP relaxation moves (a small MIP that finds few-move plans
             # fast), then the whole repair model
-            share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
             log.info("repair pool(s) %s: forced items only: %s", grp, status)
-            near = _lp_neighbourhood(problem, sel, items, time_limit=max(share / 2, 0.3))
-            if near is not None:
-                share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
-                a, status = _repair_mip(problem, near, items, seed=seed,
-                                        time_limit=max(share * _NEIGHBOUR_SHARE, 0.3))
+            near = _lp_neighbourhood(problem, sel, items, time_limit=t)
+            if near is not None and (t := stage_time(k, _NEIGHBOUR_SHARE, 0.3)) is not None:
+                a, status = _repair_mip(problem, near, items, seed=seed, time_limit=t)
                 log.info("repair pool(s) %s: LP neighbourhood (%d pairs): %s", grp,
                          int(near.sum()), status)
-        share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
-        if a is None or (status != "Optimal" and share >= 3.0):
+        t = stage_time(k, 1.0, 0.5)
+        if t is not None and (a is None or (status != "Optimal" and t >= 3.0)):
             # the whole repair model; an unproven neighbourhood plan stays as the fallback
-            b, st_b = _repair_mip(problem, sel, items, seed=seed, time_limit=max(share, 0.5))
+            b, st_b = _repair_mip(problem, sel, items, seed=seed, time_limit=t)
             if b is not None and (a is None or objective(problem, b) < objective(problem, a)):
                 a, status = b, st_b
-        if a is None:
+        if a is None and stage_time(k, 1.0, 0.5) is not None:
             # too few items may move: once more with 5 × the items per rep, 4 × the reps each
             if wide is None:
                 wide = _repair_pairs(problem, items, 5 * _REPAIR_PER_REP, 4 * _REPAIR_PER_ITEM)
             sel = wide & np.isin(pair_pool, grp)
-            if int(sel.sum()) <= _REPAIR_MAX_PAIRS:
-                share = (deadline - time.perf_counter()) * sizes[k] / max(sum(sizes[k:]), 1)
-                a, status = _repair_mip(problem, sel, items, seed=seed,
-                                        time_limit=max(share, 0.5))
+            if int(sel.sum()) <= _REPAIR_MAX_PAIRS and (t := stage_time(k, 1.0, 0.5)):
+                a, status = _repair_mip(problem, sel, items, seed=seed, time_limit=t)
         if a is None:
             failed.append(f"pool(s) {grp}: {status}")
             continue
@@ -473,8 +492,11 @@ def repair(problem: ProblemData, start: np.ndarray, *, seed: int = 0, time_limit
         failed.append("repaired plan breaks a rule")
     why = "repair MIP: " + "; ".join(failed)
     log.info("rebalance: %s; heuristic on the affected scope", why)
-    left = max(deadline - time.perf_counter(), 1.0)
-    opts = options or SolveOptions(time_limit=left, extra={"bound": False, "kick_patience": 3})
+    # the heuristic gets what is left of the budget (a caller's options included), never more
+    left = max(deadline - time.perf_counter(), _REPAIR_MIN_STAGE)
+    opts = (SolveOptions(time_limit=left, extra={"bound": False, "kick_patience": 3})
+            if options is None else
+            dataclasses.replace(options, time_limit=min(options.time_limit, left)))
     res = solve_heuristic(problem, seed=seed, options=opts,
                           initial=problem.account_assignment(items))
     return dataclasses.replace(res, message=f"{why}; heuristic: {res.message}"), "heuristic"
@@ -545,6 +567,8 @@ _REPAIR_MAX_NODES = 500
 _NEIGHBOUR_X = 0.2
 _NEIGHBOUR_SHARE = 0.85
 _REPAIR_HEURISTIC_EFFORT = 0.05
+#: Seconds below which no repair stage starts (and the least the fallback heuristic gets)
+_REPAIR_MIN_STAGE = 0.05
 
 
 def _book_in_force(scenario: Scenario, active: Plan, events: Sequence[Event]
@@ -595,7 +619,8 @@ def rebalance(
     value_weight : float
         Extra price per currency unit of potential moved, so lower-value accounts move first.
     options : SolveOptions, optional
-        Options of the heuristic when the targeted repair finds no plan.
+        Options of the heuristic when the targeted repair finds no plan (its time limit is
+        capped at what is left of ``time_limit``).
     problem : ProblemData, optional
         ``compile(scenario)`` when the caller has it (the start problem, before the events);
         it is compiled here otherwise. Only its pools, targets and bands are read.
@@ -663,14 +688,16 @@ def rebalance(
         before = {k: max(v, outside.get(k, 0.0)) for k, v in before.items()}
     t2 = time.perf_counter()
     if len(rows):
-        res, method = repair(sub, start, seed=seed, time_limit=deadline - time.perf_counter(),
+        res, method = repair(sub, start, seed=seed,
+                             time_limit=max(deadline - time.perf_counter(), _REPAIR_MIN_STAGE),
                              options=options)
     else:
         res, method = SolveResult(status=Status.OPTIMAL, backend="rebalance", seed=seed,
                                   objective=0.0, bound=0.0, runtime=0.0, assignment=start), "none"
     stats["solve_s"] = time.perf_counter() - t2
     stats["repair"] = float(method == "repair")
-    if res.assignment is None:
+    if res.assignment is None or not res.status.has_plan:
+        # no plan restoring every rule (a heuristic plan that still breaks one is not offered)
         return RebalanceResult(res.status, None, sc2, (), before, {},
                                time.perf_counter() - t0, message=res.message, stats=stats)
     new_sub = res.assignment
