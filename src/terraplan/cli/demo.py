@@ -52,6 +52,18 @@ def _balance_table(ev_before: Any, ev_after: Any, max_rows: int) -> Table:
     return t
 
 
+def objective_line(ob: Any, measure: str = "cut_edges") -> str:
+    """``objective = w × term + …``: the terms the spec weighs (non-zero weights), as the
+    evaluator computed them — travel, disruption, balance penalty and (geo-unit) compactness."""
+    terms = [("travel", ob.travel_weight, ob.travel, ",.0f"),
+             ("disruption", ob.disruption_weight, ob.disruption, ",.0f"),
+             ("balance penalty", ob.balance_weight, ob.balance, ",.2f"),
+             (f"compactness ({measure.replace('_', ' ')})", ob.compactness_weight,
+              ob.compactness, ",.4g")]
+    parts = [f"{w:g} × {name} {value:{fmt}}" for name, w, value, fmt in terms if w]
+    return f"   objective {ob.total:,.2f} = " + (" + ".join(parts) or "0 (every weight is 0)")
+
+
 def _summary_table(before: Any, after: Any) -> Table:
     t = Table(title="Plan quality (independent evaluator)", title_justify="left")
     t.add_column("figure")
@@ -152,10 +164,8 @@ def register(app: typer.Typer) -> None:
                 for c in res.conflicts:
                     console.print(f"  - {c}")
                 raise typer.Exit(1)
-            ob = out.after.objective
-            console.print(f"   objective = travel {ob.travel:,.0f} + disruption "
-                          f"{ob.disruption:,.0f} + balance penalty {ob.balance:,.2f} "
-                          "(weights from the spec)")
+            console.print(objective_line(out.after.objective,
+                                         sc.spec.objective.compactness_measure))
             console.print(f"[bold]4. Re-check[/] evaluator: "
                           f"{'feasible' if out.after.feasible else 'INFEASIBLE'}, "
                           f"{out.after.hard_count} hard violation(s) "
