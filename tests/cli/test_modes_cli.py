@@ -71,3 +71,18 @@ def test_scenario_create_stores_the_supplied_adjacency(tmp_path: Path) -> None:
     ids = list(units.unit_ids)
     stored = {frozenset((ids[a], ids[b])) for a, b in units.edges}
     assert stored == edges  # the file's borders, not a Delaunay triangulation
+
+
+def test_validate_reads_the_adjacency_next_to_the_spec(tmp_path: Path) -> None:
+    import shutil
+
+    data, conf = tmp_path / "data", tmp_path / "conf"
+    data.mkdir()
+    conf.mkdir()
+    for f in ("accounts.csv", "reps.csv"):
+        shutil.copy(EXAMPLES / "geo_unit" / f, data / f)
+    for f in ("spec.yaml", "adjacency.csv"):
+        shutil.copy(EXAMPLES / "geo_unit" / f, conf / f)
+    r = run(["validate", str(data / "accounts.csv"), str(data / "reps.csv"),
+             "--spec", str(conf / "spec.yaml")], f"sqlite:///{tmp_path / 'store.db'}")
+    assert r.exit_code == 0, r.output  # adjacency.csv is resolved against the spec's folder

@@ -239,3 +239,21 @@ def test_large_mapping_with_big_potentials_is_least_disruption_not_an_error() ->
     # the mapping re-checked as a plan: the evaluator sees the same disruption in moves
     plan = Plan.from_indices(sc.accounts, sc.reps, t_rep[terr].astype(np.int32))
     assert evaluate(sc, plan).moves.potential_moved == disruption
+
+
+def test_geo_unit_planned_hires_get_territories_like_the_evaluator_expects() -> None:
+    # without geo_unit.territories there is one territory per rep that is not departing —
+    # planned hires (TBH placeholders) included, as the evaluator counts them
+    from terraplan.domain import RepStatus
+    from territoryfixtures import GEO_SPEC
+
+    sc = geo_scenario()
+    roster = RepRoster.of([*(r for r in sc.reps if r.status is RepStatus.ACTIVE),
+                           Rep("T1", status=RepStatus.PLANNED_HIRE),
+                           Rep("T2", status=RepStatus.PLANNED_HIRE)])
+    sc = Scenario(spec=ScenarioSpec.from_dict(GEO_SPEC), accounts=sc.accounts, reps=roster)
+    sol = solve_territories(sc, backend="cpsat", seed=3, options=FAST)
+    assert sol.plan is not None
+    assert set(sol.plan.to_mapping().values()) == {"R1", "R2", "T1", "T2"}  # a unit each
+    ev = evaluate(sc, sol.plan)
+    assert ev.feasible, [str(v) for v in ev.hard_violations]

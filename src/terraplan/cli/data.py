@@ -60,9 +60,11 @@ def register(app: typer.Typer) -> None:
         if on_error not in ("raise", "skip"):
             raise ParameterError(f"--on-error must be 'raise' or 'skip'. Got {on_error!r}.")
         sp = ScenarioSpec.from_yaml(spec) if spec is not None else None
+        # base: the spec's folder, against which its inputs.adjacency file is resolved
         report = validate_inputs(accounts, reps, sp,
                                  on_error="skip" if on_error == "skip" else "raise",
-                                 rejects=rejects)
+                                 rejects=rejects,
+                                 base=None if spec is None else Path(spec).parent)
         if as_json:
             emit_json(report.to_dict())
         else:

@@ -200,7 +200,8 @@ def copy(
     spec_obj = ScenarioSpec.from_yaml(spec) if spec is not None else None
     with workspace(db) as ws:
         info = ws.copy_scenario(_ref(source), name, actor=resolve_actor(actor), spec=spec_obj,
-                                cycle=cycle, with_plan=with_plan, why=why)
+                                cycle=cycle, with_plan=with_plan, why=why,
+                                spec_dir=None if spec is None else spec.parent)
     _print_info(info, as_json, "copied to")
 
 

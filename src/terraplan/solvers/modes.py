@@ -131,13 +131,15 @@ def adjacency_source(scenario: Scenario) -> str:
 
 
 def _active(scenario: Scenario) -> IntArray:
-    return np.asarray([i for i, r in enumerate(scenario.reps) if r.status is RepStatus.ACTIVE],
-                      dtype=np.int64)
+    """Reps that can own a territory: active reps and planned hires (TBH placeholders), as
+    everywhere else in terraplan (pools, the evaluator's territory count) — not departing."""
+    return np.asarray([i for i, r in enumerate(scenario.reps)
+                       if r.status is not RepStatus.DEPARTING], dtype=np.int64)
 
 
 def territory_count(scenario: Scenario) -> int:
     """Territories of a carve / geo-unit scenario: the spec's number, or (geo-unit without one)
-    one per active rep."""
+    one per rep that is not departing (active reps and planned hires)."""
     spec = scenario.spec
     if spec.mode is Mode.CARVE:
         if spec.carve is None:
