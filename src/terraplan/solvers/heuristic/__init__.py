@@ -142,7 +142,9 @@ def solve_heuristic(
 ) -> SolveResult:
     """Run the heuristic on ``problem`` (the backend's ``solve`` without the registry)."""
     t0 = time.perf_counter()
-    deadline = t0 + options.time_limit
+    # 2 % of the limit is kept for the final re-check and decoding (O(pairs)), so the result
+    # comes back within the limit
+    deadline = t0 + 0.98 * options.time_limit
     extra = dict(options.extra)
     rng = np.random.default_rng(seed)
     k = problem.n_items

@@ -24,6 +24,9 @@ from terraplan.solvers.heuristic.state import V_EPS, SearchState
 
 I64 = npt.NDArray[np.int64]
 
+#: HiGHS ``mip_heuristic_effort`` of the pool MIPs (see :func:`pool_mip`).
+MIP_HEURISTIC_EFFORT = 0.3
+
 
 def pool_pairs(state: SearchState) -> list[I64]:
     """Pair indices of each pool (pools with at least one pair)."""
@@ -54,6 +57,10 @@ def pool_mip(p: ProblemData, pairs: I64, items: I64, reps: I64, hint_rep: I64,
     # later makes run() fail ("Not Set"), so the pool is left at its process-wide default.
     h.setOptionValue("random_seed", int(seed) % 2_147_483_647)
     h.setOptionValue("mip_rel_gap", float(gap))
+    # more primal heuristics (RINS/RENS) than the 0.05 default: a time-limited pool MIP's
+    # first incumbent can be 2.6x the LP cost on a lumpy pool; at 0.3 the rounding of a 10k
+    # book lands 0.33-0.45 % over the LP on seeds 0-5 instead of 0.4-22 %
+    h.setOptionValue("mip_heuristic_effort", MIP_HEURISTIC_EFFORT)
     # the hint: HiGHS completes the deviation columns itself
     hint = (hint_rep[p.pair_item[pairs]] == p.indices[pairs]).astype(np.float64)
     with contextlib.suppress(AttributeError, TypeError):  # highspy without sparse setSolution
