@@ -9,15 +9,19 @@ several percent of travel; here each pool is instead re-solved as a small MIP in
 * every item whose LP value is integral and whose best alternative is dear stays **fixed** at its
   argmax rep (one column, which presolve removes at once);
 * the **free** items — the fractional ones, plus the ``free_share`` of the pool's items with the
-  smallest alternative reduced cost — may take their argmax rep, any rep the LP used, or one of
-  their ``per_item`` cheapest reps by reduced cost.
+  smallest alternative reduced cost (at most :data:`MAX_FREE`) — may take their argmax rep, any
+  rep the LP used, or one of their ``per_item`` cheapest reps by reduced cost.
 
 The MIP has the pool's hard bands and capacities exactly (the LP of
 :func:`terraplan.solvers.bounds._build_lp` with integral ``x``), is hinted with the argmax start
-and stops at ``gap`` or its share of the time. When the restriction is infeasible or finds
-nothing, it is widened once (three times the free items, two more reps each) and, for small
-pools, replaced by the whole pool. A pool whose MIPs all fail keeps its argmax start for the
-local search to repair. Global continuity budgets are not seen here (they are the search's).
+and stops at ``gap`` or its share of the time. Pools of up to :data:`FULL_POOL_PAIRS` pairs —
+the lumpy ones, a few reps sharing heavy-tailed accounts, where the restriction is often
+infeasible — are solved whole; a larger pool's restriction is widened once (three times the
+free items, two more reps each) when it finds nothing. Pools are taken smallest first with an
+equal share of the time left; pools that found no plan, or stopped short of the gap, get a
+second pass with the time that remains, hinted with the first pass's plan and kept only when
+cheaper. A pool whose MIPs all fail keeps its argmax start for the local search to repair.
+Global continuity budgets are not seen here (they are the search's).
 """
 
 from __future__ import annotations
