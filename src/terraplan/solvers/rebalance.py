@@ -30,7 +30,6 @@ and the worst relative deviation from target per balanced metric before and afte
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
@@ -340,35 +339,21 @@ def _repair_mip(problem: ProblemData, keep: np.ndarray, start: np.ndarray, *, se
     capacity, budgets, soft deviations; objective ``pair_cost``) with integral pair columns,
     hinted with ``start`` (the items already placed).
     """
-    import highspy
-
-    from terraplan.solvers.bounds import _build_lp
+    from terraplan.solvers.heuristic.polish import pool_mip
 
     pairs = np.flatnonzero(keep).astype(np.int64)
     items = np.unique(problem.pair_item[pairs]).astype(np.int64)
     reps = np.unique(problem.indices[pairs]).astype(np.int64)
-    h, _, _ = _build_lp(problem, pairs, items, reps, with_budgets=True)
-    n_x = len(pairs)
-    h.changeColsIntegrality(n_x, np.arange(n_x, dtype=np.int32),
-                            np.full(n_x, highspy.HighsVarType.kInteger.value, dtype=np.uint8))
-    h.setOptionValue("time_limit", max(float(time_limit), 0.1))
-    h.setOptionValue("random_seed", int(seed) % 2_147_483_647)
-    h.setOptionValue("mip_rel_gap", 1e-3)
     # a node budget, not only the clock, ends the search: the same plan on a busy machine
-    h.setOptionValue("mip_max_nodes", _REPAIR_MAX_NODES)
-    h.setOptionValue("mip_heuristic_effort", _REPAIR_HEURISTIC_EFFORT)
-    placed = start[problem.pair_item[pairs]] == problem.indices[pairs]
-    with contextlib.suppress(AttributeError, TypeError):  # highspy without sparse setSolution
-        h.setSolution(n_x, np.arange(n_x, dtype=np.int32), placed.astype(np.float64))
-    h.run()
-    status = h.getModelStatus()
-    if h.getInfo().primal_solution_status != 2:  # no feasible MIP solution
-        return None, h.modelStatusToString(status)
-    x = np.asarray(h.getSolution().col_value, dtype=np.float64)[:n_x]
-    chosen = pairs[x > 0.5]
+    chosen, status = pool_mip(problem, pairs, items, reps, np.asarray(start, dtype=np.int64),
+                              max(float(time_limit), 0.1), seed=seed, gap=1e-3,
+                              with_budgets=True, max_nodes=_REPAIR_MAX_NODES,
+                              heuristic_effort=_REPAIR_HEURISTIC_EFFORT)
+    if chosen is None:
+        return None, status
     out = np.asarray(start, dtype=np.int32).copy()
     out[problem.pair_item[chosen]] = problem.indices[chosen]
-    return out, h.modelStatusToString(status)
+    return out, status
 
 
 def _lp_neighbourhood(problem: ProblemData, keep: np.ndarray, start: np.ndarray,

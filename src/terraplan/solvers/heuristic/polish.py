@@ -40,15 +40,19 @@ def pool_pairs(state: SearchState) -> list[I64]:
 
 def pool_mip(p: ProblemData, pairs: I64, items: I64, reps: I64, hint_rep: I64,
              time_limit: float, *, seed: int = 0, gap: float = 1e-6,
-             cancel: CancelToken | None = None) -> tuple[I64 | None, bool]:
-    """MIP over ``pairs`` (closed under ``items``; band rows for every rep in ``reps``), hinted
-    with ``hint_rep`` per item: the chosen pair indices (``None`` without a feasible plan) and
-    whether the MIP closed its gap (False: stopped by the time limit)."""
+             cancel: CancelToken | None = None, with_budgets: bool = False,
+             max_nodes: int | None = None,
+             heuristic_effort: float | None = None) -> tuple[I64 | None, str]:
+    """MIP over ``pairs`` (closed under ``items``; band rows for every rep in ``reps``; the
+    global continuity budgets too with ``with_budgets``), hinted with ``hint_rep`` per item:
+    the chosen pair indices (``None`` without a feasible plan) and HiGHS' model status
+    (``"Optimal"``: the gap was closed; ``"Time limit reached"``, …). ``max_nodes`` ends the
+    search on a node budget as well as the clock (same plan on a busy machine)."""
     import highspy
 
     from terraplan.solvers._exact import CancelWatcher
 
-    h, _, _ = _build_lp(p, pairs, items, reps, with_budgets=False)
+    h, _, _ = _build_lp(p, pairs, items, reps, with_budgets=with_budgets)
     n_x = len(pairs)
     h.changeColsIntegrality(n_x, np.arange(n_x, dtype=np.int32),
                             np.full(n_x, highspy.HighsVarType.kInteger.value, dtype=np.uint8))
@@ -60,18 +64,21 @@ def pool_mip(p: ProblemData, pairs: I64, items: I64, reps: I64, hint_rep: I64,
     # more primal heuristics (RINS/RENS) than the 0.05 default: a time-limited pool MIP's
     # first incumbent can be 2.6x the LP cost on a lumpy pool; at 0.3 the rounding of a 10k
     # book lands 0.33-0.45 % over the LP on seeds 0-5 instead of 0.4-22 %
-    h.setOptionValue("mip_heuristic_effort", MIP_HEURISTIC_EFFORT)
+    h.setOptionValue("mip_heuristic_effort", MIP_HEURISTIC_EFFORT if heuristic_effort is None
+                     else float(heuristic_effort))
+    if max_nodes is not None:
+        h.setOptionValue("mip_max_nodes", int(max_nodes))
     # the hint: HiGHS completes the deviation columns itself
     hint = (hint_rep[p.pair_item[pairs]] == p.indices[pairs]).astype(np.float64)
     with contextlib.suppress(AttributeError, TypeError):  # highspy without sparse setSolution
         h.setSolution(n_x, np.arange(n_x, dtype=np.int32), hint)
     with CancelWatcher(cancel, h.cancelSolve):
         h.run()
-    closed = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    status = h.modelStatusToString(h.getModelStatus())
     if h.getInfo().primal_solution_status != 2:  # no feasible MIP solution
-        return None, closed
+        return None, status
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)[:n_x]
-    return pairs[x > 0.5], closed
+    return pairs[x > 0.5], status
 
 
 def solve_pool_mip(state: SearchState, pairs: I64, time_limit: float, threads: int = 1,

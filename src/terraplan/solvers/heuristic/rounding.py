@@ -181,8 +181,9 @@ def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
     rank = np.empty(len(pairs), dtype=np.int64)
     rank[o] = np.arange(len(pairs)) - first
     keep = np.where(free[it], is_start | (xs > 1e-6) | (rank < per_item), is_start)
-    chosen, closed = pool_mip(p, pairs[keep], items, reps, start, time_limit, seed=seed,
+    chosen, status = pool_mip(p, pairs[keep], items, reps, start, time_limit, seed=seed,
                               gap=gap, cancel=cancel)
+    closed = status == "Optimal"
     if chosen is None:
         return None, closed
     return (p.pair_item[chosen].astype(np.int64), p.indices[chosen].astype(np.int64)), closed
