@@ -85,7 +85,7 @@ def test_column_generation_stopped_early_is_still_a_bound() -> None:
         items = np.unique(p.pair_item[pairs]).astype(np.int64)
         reps = np.unique(p.indices[pairs]).astype(np.int64)
         lp = _lp_arrays(p, pairs, items, reps, with_budgets=False)
-        r = _column_generation(p, pairs, items, lp, deadline=float("inf"), cancel=None,
+        r = _column_generation(p, pairs, items, reps, lp, deadline=float("inf"), cancel=None,
                                start_k=1, max_rounds=1)
         assert r is not None
         total += r.value

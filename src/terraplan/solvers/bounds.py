@@ -39,6 +39,7 @@ projected subgradient steps and :mod:`terraplan.solvers.heuristic` reuses its pr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -344,7 +345,7 @@ def _solve_lp(problem: ProblemData, pairs: I64, with_budgets: bool, time_limit: 
                                 or problem.max_moved_per_rep >= 0)
     cg_min = CG_MIN_PAIRS if cg_min_pairs is None else cg_min_pairs
     if len(pairs) > cg_min and not budgets:
-        with_cg = _column_generation(problem, pairs, items, lp, t0 + time_limit, cancel)
+        with_cg = _column_generation(problem, pairs, items, reps, lp, t0 + time_limit, cancel)
         if with_cg is not None:
             return with_cg
     if cancel is not None and cancel.cancelled:
@@ -386,7 +387,8 @@ def _prices(problem: ProblemData, reps: I64, lp: LpArrays, duals: F64) -> F64:
     return prices
 
 
-def _column_generation(problem: ProblemData, pairs: I64, items: I64, lp: LpArrays,
+def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
+                       lp: LpArrays,
                        deadline: float, cancel: CancelToken | None,
                        start_k: int = 2, add_per_item: int = 2,
                        max_rounds: int | None = None) -> _LpResult | None:
@@ -416,7 +418,6 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, lp: LpArray
     worst = np.zeros(k_loc)
     np.maximum.at(worst, it, np.abs(cost_x))
     # per unit of relative band violation: ten times a rep's share of the pool's dearest cost
-    reps = np.unique(problem.indices[pairs]).astype(np.int64)
     elastic = 10.0 * max(float(worst.sum()), 1.0) / max(len(reps), 1)
     At = lp.A.T.tocsr()  # columns × rows: reduced costs are one product
     # start: each item's start_k cheapest pairs by cost and by an estimate of the reduced cost
@@ -568,8 +569,7 @@ def _sampled_prices(problem: ProblemData, pairs: I64, items: I64, reps: I64, lp:
     lo, hi = sub.row_lo.copy(), sub.row_hi.copy()
     lo[f:e0] *= share
     hi[f:e0] *= share
-    sub = LpArrays(sub.cost, sub.A, lo, hi, sub.col_hi, sub.n_x, sub.blocks, f,
-                   sub.elastic_rows)
+    sub = dataclasses.replace(sub, row_lo=lo, row_hi=hi)
     h = _highs(sub, elastic_cost=elastic * share)
     h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.1))
     with CancelWatcher(cancel, h.cancelSolve):
