@@ -47,3 +47,15 @@ def test_decomposed_solve_merges_a_valid_plan(problem) -> None:  # type: ignore[
     assert hard_violations(problem, ia) == []
     assert res.objective == pytest.approx(objective(problem, ia))
     assert res.bound is not None and res.bound <= res.objective + 1e-6
+
+
+@pytest.mark.parametrize("backend", ["cpsat", "milp"])
+def test_exact_backends_solve_each_pool_view(problem, backend) -> None:  # type: ignore[no-untyped-def]
+    # a pool view keeps every rep; the reps of other pools must not carry their integer bands
+    # into the exact models (they would be empty there, hence "infeasible")
+    assert problem.n_pools > 1
+    res = solve_decomposed(problem, backend=backend, options=SolveOptions(time_limit=10))
+    assert res.status.has_plan, res.message
+    ia = problem.item_assignment(res.assignment)
+    assert hard_violations(problem, ia) == []
+    assert res.objective == pytest.approx(objective(problem, ia))

@@ -138,13 +138,22 @@ def split_pools(problem: ProblemData) -> list[PoolProblem]:
 
 
 def _pool_view(pp: PoolProblem) -> ProblemData:
-    """Bands and capacities of reps outside the pool neutralised (they hold nothing here)."""
+    """Bands and capacities of reps outside the pool neutralised (they hold nothing here).
+
+    Those reps leave the view's pools too (``rep_pool`` −1), and their integer bands go with
+    their float ones: the exact backends (CP-SAT, MILP) post a band row for every rep with a
+    pool from ``lower_int``/``upper_int``, which a rep that receives nothing cannot meet."""
     p = pp.problem
     in_pool = p.rep_pool == pp.pool
     lower = np.where(in_pool[None, :], p.lower, -np.inf)
     upper = np.where(in_pool[None, :], p.upper, np.inf)
     target = np.where(in_pool[None, :], p.target, 0.0)
-    return dataclasses.replace(p, lower=_ro(lower), upper=_ro(upper), target=_ro(target))
+    lower_int = np.where(in_pool[None, :], p.lower_int, 0)
+    upper_int = np.where(in_pool[None, :], p.upper_int, 0)
+    rep_pool = np.where(in_pool, p.rep_pool, -1).astype(p.rep_pool.dtype)
+    return dataclasses.replace(p, lower=_ro(lower), upper=_ro(upper), target=_ro(target),
+                               lower_int=_ro(lower_int), upper_int=_ro(upper_int),
+                               rep_pool=_ro(rep_pool))
 
 
 def _solve_job(job: tuple[ProblemData, str, int, SolveOptions]) -> SolveResult:
