@@ -64,3 +64,35 @@ def test_rounding_and_bounds_stop_on_cancel() -> None:
     # a cancelled column generation has no master solved: no pool gets an LP value
     lb = lp_bound(p, cg_min_pairs=1, cancel=tok)
     assert lb.stats["pools_unsolved"] == lb.stats["lps"]
+
+
+def test_lumpy_pools_are_rounded_with_every_item_free(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A lumpy pool (~30 heavy-tailed accounts per rep) sent down the restricted route: fixing
+    # part of each rep's book leaves windows no integer completion meets (HiGHS proves it in
+    # presolve), so only the last, unrestricted attempt rounds it. Pools this size are solved
+    # whole by default; the limits are lowered to reproduce what pools of 100k-account books do.
+    import terraplan.solvers.heuristic.rounding as rounding
+
+    g = generate_book(10000, 50, seed=1)
+    spec = ScenarioSpec.from_dict({"rules": {"balance": [
+        {"metric": "potential", "tolerance": 0.03}, {"metric": "workload", "tolerance": 0.03}]}})
+    p = compile(Scenario(spec=spec, accounts=g.accounts, reps=g.reps))
+    c = lp_guided(p, time_limit=60, threads=1)
+    assert c is not None and c.bound.x is not None and c.bound.reduced is not None
+    monkeypatch.setattr(rounding, "FULL_POOL_PAIRS", 1000)
+    monkeypatch.setattr(rounding, "MIN_FREE", 10)
+
+    def run() -> tuple[np.ndarray, rounding.RoundingStats]:
+        return round_lp(p, c.bound.x, c.bound.reduced, c.item_rep, time.perf_counter() + 60,
+                        seed=0, gap=1e-3)
+
+    a, stats = run()
+    assert stats.loose >= 1
+    assert stats.rounded == stats.pools
+    assert hard_violations(p, a) == []
+    assert c.bound.value <= objective(p, a) <= 1.02 * c.bound.value
+    # without the unrestricted attempt that pool keeps its argmax start, outside its bands
+    monkeypatch.setattr(rounding, "LOOSE_ITEMS_PER_REP", 0)
+    a0, stats0 = run()
+    assert stats0.loose == 0 and stats0.rounded < stats0.pools
+    assert hard_violations(p, a0) != []

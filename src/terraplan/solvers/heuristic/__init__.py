@@ -218,7 +218,12 @@ def solve_heuristic(
     t_cons = time.perf_counter() - t0
 
     # -- local search ---------------------------------------------------------------------------
+    t_state = time.perf_counter()
     state = SearchState(problem, start)
+    # the finish (a state rebuilt from the best plan, a resync, the hard-rule re-check and the
+    # objective, each O(pairs)) takes about two state builds: keep that much of the limit for
+    # it, or a 100k-account solve ends a few seconds late
+    deadline = max(deadline - 2.0 * (time.perf_counter() - t_state), time.perf_counter())
     best_obj = math.inf
     stopped = {"criterion": False, "cancel": False}
 

@@ -17,7 +17,11 @@ The MIP has the pool's hard bands and capacities exactly (the LP of
 and stops at ``gap`` or its share of the time. Pools of up to :data:`FULL_POOL_PAIRS` pairs —
 the lumpy ones, a few reps sharing heavy-tailed accounts, where the restriction is often
 infeasible — are solved whole; a larger pool's restriction is widened once (three times the
-free items, two more reps each) when it finds nothing. Pools are taken smallest first with an
+free items, two more reps each) when it finds nothing, and a large *lumpy* pool (at most
+:data:`LOOSE_ITEMS_PER_REP` items per rep: some thirty heavy-tailed accounts per rep, where any
+restriction that fixes part of each book is integer-infeasible — HiGHS proves it in presolve)
+is then solved with every item free over its :data:`LOOSE_PER_ITEM` cheapest reps by reduced
+cost. Pools are taken smallest first with an
 equal share of the time left; pools that found no plan, or stopped short of the gap, get a
 second pass with the time that remains, hinted with the first pass's plan and kept only when
 cheaper. A pool whose MIPs all fail keeps its argmax start for the local search to repair.
@@ -49,6 +53,12 @@ FULL_POOL_PAIRS = 5_000
 MIN_FREE = 200
 MAX_FREE = 1_500
 
+#: Candidate reps per item (by reduced cost) in a large lumpy pool's last, unrestricted
+#: attempt; a pool is lumpy with at most LOOSE_ITEMS_PER_REP items per rep (the generated
+#: enterprise pools have ~30, each a few % of a rep's target; smooth pools ~400).
+LOOSE_PER_ITEM = 10
+LOOSE_ITEMS_PER_REP = 100
+
 
 @dataclass(frozen=True, slots=True)
 class RoundingStats:
@@ -56,6 +66,7 @@ class RoundingStats:
     rounded: int  # pools whose MIP gave a plan
     widened: int  # restricted MIPs retried with more freedom
     seconds: float
+    loose: int = 0  # lumpy pools rounded by the unrestricted last attempt
 
 
 def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: float, *,
@@ -80,8 +91,10 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
     # smallest first: a small pool's MIP either closes fast or needs a second pass, and the
     # large pools (restricted MIPs, whose first incumbents can be poor) get what is left
     groups.sort(key=len)
+    lumpy = {id(g): len(np.unique(p.pair_item[g]))
+             <= LOOSE_ITEMS_PER_REP * len(np.unique(p.indices[g])) for g in groups}
     lock = threading.Lock()
-    count = {"rounded": 0, "widened": 0, "left": len(groups)}
+    count = {"rounded": 0, "widened": 0, "loose": 0, "left": len(groups)}
     workers = max(1, min(workers, len(groups)))
     failed: list[I64] = []
     done: set[int] = set()
@@ -99,8 +112,15 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
         pool_deadline = time.perf_counter() + share
         # small pools are the lumpy ones (a few reps, heavy-tailed accounts): there the
         # restriction is often infeasible and the whole pool is a small MIP anyway
+        # a large pool: the restriction, widened once, then every item free over its
+        # LOOSE_PER_ITEM cheapest reps — lumpy pools (~30 heavy-tailed accounts per rep),
+        # where any restriction that fixes part of each rep's book is integer-infeasible
+        # (lumpy pools only, at most LOOSE_ITEMS_PER_REP items per rep: on a smooth pool of
+        # 26k items that MIP overruns its time limit in HiGHS' presolve, and is not needed)
         attempts = ([(1.0, 10**9)] if len(pairs) <= FULL_POOL_PAIRS else
                     [(free_share, per_item), (min(3 * free_share, 1.0), per_item + 2)])
+        if len(pairs) > FULL_POOL_PAIRS and lumpy[id(pairs)]:
+            attempts.append((1.0, LOOSE_PER_ITEM))
         for j, (fs, pi) in enumerate(attempts):
             left = pool_deadline - time.perf_counter()
             if left < 0.02:
@@ -116,6 +136,8 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
                         return  # a second pass that did not beat the first
                     a[items] = reps
                     count["rounded"] += pairs.ctypes.data not in done
+                    count["loose"] += fs >= 1.0 and len(attempts) > 1 \
+                        and pairs.ctypes.data not in done
                     done.add(pairs.ctypes.data)
                     if not closed:
                         failed.append(pairs)  # a plan, but cut off: worth a second pass
@@ -143,7 +165,7 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
         hint = a.copy()
         run(retry)
     return a, RoundingStats(len(groups), count["rounded"], count["widened"],
-                            time.perf_counter() - t0)
+                            time.perf_counter() - t0, count["loose"])
 
 
 def _cheaper(p: ProblemData, a: I64, items: I64, reps: I64) -> bool:
@@ -170,7 +192,8 @@ def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
     np.minimum.at(alt, it, np.where(is_start, np.inf, rc))
     frac = np.zeros(p.n_items, dtype=bool)
     frac[it[(xs > 1e-6) & (xs < 1 - 1e-6)]] = True
-    n_free = max(MIN_FREE, min(int(free_share * len(items)), MAX_FREE))
+    n_free = len(items) if free_share >= 1.0 else \
+        max(MIN_FREE, min(int(free_share * len(items)), MAX_FREE))
     free = np.zeros(p.n_items, dtype=bool)
     free[items[np.argsort(alt[items], kind="stable")[:n_free]]] = True
     free |= frac
