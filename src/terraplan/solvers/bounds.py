@@ -432,7 +432,9 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
     mcols = np.concatenate([x_cols, np.arange(n_x, len(lp.cost)), np.full(2 * e, -1)])
     cols = mcols[:len(mcols) - 2 * e]
     h = _highs(lp, cols, elastic_cost=elastic)
-    h.setOptionValue("presolve", "off")  # re-solves warm-start from the previous basis
+    # the first master is presolved (a third faster on a 1.5M-pair pool's 77k start columns);
+    # later rounds re-solve without presolve, warm-started from the previous basis
+    h.setOptionValue("presolve", "on")
     Acsc = lp.A.tocsc()
     tol = 1e-9 * max(float(np.abs(cost_x).mean()), 1.0)
     rounds = 0
@@ -450,6 +452,7 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
         log.debug("column generation round %d: %.2f s, %d columns", rounds,
                   time.perf_counter() - t_r, int(in_model.sum()))
         rounds += 1
+        h.setOptionValue("presolve", "off")
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             status = "partial"  # keep the last optimal master
             break
