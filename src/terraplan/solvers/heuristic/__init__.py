@@ -72,7 +72,12 @@ from terraplan.solvers.base import (
 )
 from terraplan.solvers.bounds import LP_MAX_PAIRS
 from terraplan.solvers.heuristic.construct import cheapest, construct, from_initial
-from terraplan.solvers.heuristic.polish import pool_pairs, solve_pool_mip
+from terraplan.solvers.heuristic.polish import (
+    neighbour_reps,
+    pool_pairs,
+    solve_cluster_mip,
+    solve_pool_mip,
+)
 from terraplan.solvers.heuristic.rounding import round_lp
 from terraplan.solvers.heuristic.search import Search
 from terraplan.solvers.heuristic.state import V_EPS, SearchState
@@ -90,6 +95,14 @@ SUPPORTED = frozenset({
 
 #: Pools up to this many candidate pairs are re-solved as a MIP by the polish step.
 MIP_MAX_PAIRS = 40_000
+
+#: Share of the time after the LP that the rounding MIPs may take; the rest is the search's
+#: and the cluster repair's (at 100k accounts the last few band violations need ~1.5 s each).
+ROUNDING_SHARE = 0.7
+
+#: Reps per cluster MIP of the last repair (the rep in trouble and its closest partners), a
+#: larger cluster tried when the smaller one finds no better plan.
+CLUSTER_SIZES = (3, 6)
 
 #: Up to this many pairs the MIP polish runs before the local search (small books, where lumpy
 #: pools dominate); above it only after, on pools the search left violated.
@@ -211,7 +224,7 @@ def solve_heuristic(
           and bool(extra.get("rounding", True)) and not deterministic
           and not (cancel is not None and cancel.cancelled)):
         # LP solved: round it by restricted pool MIPs (most of the remaining time)
-        round_end = time.perf_counter() + 0.85 * max(deadline - time.perf_counter(), 0.0)
+        round_end = time.perf_counter() + ROUNDING_SHARE * max(deadline - time.perf_counter(), 0.0)
         start, rounding = round_lp(problem, c.bound.x, c.bound.reduced, start, round_end,
                                    seed=seed, gap=float(extra.get("rounding_gap", 0.005)),
                                    cancel=cancel, workers=options.threads)
@@ -272,6 +285,13 @@ def solve_heuristic(
         polished += _polish(state, mip_max, True, deadline, options.threads, seed, should_stop)
         state.resync()
         search.run(max_rounds=max_rounds, on_round=on_round)
+    # the last few reps outside their bands in pools too big for a pool MIP: re-solve each
+    # with its closest trading partners
+    clusters = 0
+    if state.violation > V_EPS and mip_max > 0 and not should_stop():
+        clusters = _repair_clusters(state, deadline, seed, should_stop, cancel)
+        state.resync()
+        search.run(max_rounds=max_rounds, on_round=on_round)
     # iterated local search while time remains: kick, re-descend, keep the best (violation, cost)
     kicks = 0
     if not deterministic or extra.get("kicks"):
@@ -302,6 +322,7 @@ def solve_heuristic(
              "rounding_s": rounding.seconds if rounding else 0.0,
              "pools_rounded": float(rounding.rounded) if rounding else 0.0,
              "violation": state.violation, "pools_polished": float(polished),
+             "clusters_repaired": float(clusters),
              "kicks": float(kicks)}
     bad = hard_violations(problem, a)
     msg_b = f"bound from {bound_method}"
@@ -333,6 +354,33 @@ def _polish(state: SearchState, mip_max: int, only_violated: bool, deadline: flo
         if share < 0.02:
             break
         applied += int(solve_pool_mip(state, pp, time_limit=share, threads=threads, seed=seed))
+    return applied
+
+
+def _repair_clusters(state: SearchState, deadline: float, seed: int,
+                     should_stop: Callable[[], bool], cancel: CancelToken | None) -> int:
+    """Cluster MIPs (:func:`.polish.solve_cluster_mip`) for the reps still breaking a rule,
+    worst first: each with its :data:`CLUSTER_SIZES` closest trading partners (a larger
+    cluster when the small one finds nothing), time shared evenly. Returns the clusters
+    applied."""
+    applied = 0
+    tried: set[int] = set()
+    while not should_stop():
+        bad = np.flatnonzero(state.rep_v > V_EPS)
+        bad = bad[~np.isin(bad, list(tried))]
+        if not len(bad):
+            break
+        r = int(bad[np.argmax(state.rep_v[bad])])
+        tried.add(r)
+        for size in CLUSTER_SIZES:
+            left = deadline - time.perf_counter()
+            if left < 0.05 or should_stop():
+                return applied
+            share = max(left / (len(bad) * len(CLUSTER_SIZES)), min(1.0, left))
+            reps = neighbour_reps(state, r, size)
+            if solve_cluster_mip(state, reps, min(share, left), seed=seed, cancel=cancel):
+                applied += 1
+                break
     return applied
 
 

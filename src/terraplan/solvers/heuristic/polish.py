@@ -88,6 +88,58 @@ def solve_pool_mip(state: SearchState, pairs: I64, time_limit: float, threads: i
     items = np.unique(p.pair_item[pairs]).astype(np.int64)
     reps = np.unique(p.indices[pairs]).astype(np.int64)
     chosen, _ = pool_mip(p, pairs, items, reps, state.a, time_limit, seed=seed)
+    return _apply_if_better(state, chosen)
+
+
+def _item_pairs(p: ProblemData, items: I64) -> I64:
+    """Every candidate pair of ``items`` (CSR rows concatenated, vectorised)."""
+    lo, hi = p.indptr[items], p.indptr[items + 1]
+    n = hi - lo
+    if not len(items) or not n.sum():
+        return np.zeros(0, np.int64)
+    offs = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
+    return (np.arange(int(n.sum()), dtype=np.int64) + offs).astype(np.int64)
+
+
+def neighbour_reps(state: SearchState, r: int, size: int) -> I64:
+    """``r`` and the ``size − 1`` reps its book could most cheaply trade with: reps among the
+    two cheapest alternatives (by pair cost) of the items on ``r``, and reps holding items
+    for which ``r`` is cheaper than their own rep, counted item by item."""
+    p = state.p
+    near = np.zeros(p.n_reps)
+    idx = _item_pairs(p, np.flatnonzero(state.a == r))
+    idx = idx[p.indices[idx] != r]
+    if len(idx):
+        o = np.lexsort((p.pair_cost[idx], p.pair_item[idx]))
+        it = p.pair_item[idx[o]]
+        top = idx[o][(np.arange(len(o)) - np.searchsorted(it, it, side="left")) < 2]
+        np.add.at(near, p.indices[top].astype(np.int64), 1.0)
+    into = np.flatnonzero(p.indices == r)
+    into = into[p.pair_cost[into] < p.pair_cost[state.pair[p.pair_item[into]]]]
+    np.add.at(near, state.a[p.pair_item[into]], 1.0)
+    near[r] = -1.0
+    order = np.argsort(-near, kind="stable")[:size - 1]
+    return np.sort(np.concatenate([[r], order[near[order] > 0]])).astype(np.int64)
+
+
+def solve_cluster_mip(state: SearchState, reps: I64, time_limit: float, seed: int = 0,
+                      cancel: CancelToken | None = None) -> bool:
+    """Re-solve the books of ``reps`` together — every item on them free over those reps, the
+    reps' bands and capacities exact — and apply the result when it lowers (violation, cost).
+    Reps outside are untouched, so their totals cannot break."""
+    p = state.p
+    items = np.flatnonzero(np.isin(state.a, reps)).astype(np.int64)
+    if not len(items):
+        return False
+    idx = _item_pairs(p, items)
+    pairs = idx[np.isin(p.indices[idx], reps)]
+    chosen, _ = pool_mip(p, pairs, items, reps, state.a, time_limit, seed=seed, cancel=cancel)
+    return _apply_if_better(state, chosen)
+
+
+def _apply_if_better(state: SearchState, chosen: I64 | None) -> bool:
+    """Apply a MIP's chosen pairs move by move; undo unless (violation, cost) improved."""
+    p = state.p
     if chosen is None:
         return False
     changes = [(int(t), int(pn)) for t, pn in zip(p.pair_item[chosen].tolist(), chosen.tolist(),
