@@ -144,3 +144,45 @@ def test_auto_rule_leaves_no_gap_between_milp_and_heuristic() -> None:
     p = compile(Scenario(spec=ScenarioSpec(), accounts=b.accounts, reps=b.reps))
     assert p.n_pairs > AUTO_MILP_PAIRS
     assert choose_backend(p) == "heuristic"
+
+
+def test_cluster_repair_restores_the_bands_and_touches_only_the_cluster() -> None:
+    # a feasible plan of a generated book, broken by moving accounts between two reps of one
+    # pool: the repair re-solves each broken rep with its closest partners, and reps outside
+    # those clusters keep every account they had
+    import time
+
+    from terraplan.problem import hard_violations
+    from terraplan.solvers.heuristic import _repair_clusters
+    from terraplan.solvers.heuristic.polish import neighbour_reps
+    from terraplan.solvers.heuristic.state import V_EPS, SearchState
+
+    g = generate_book(2000, 20, seed=6)
+    sc = _scenario(g.accounts, g.reps, {"balance": [
+        {"metric": "potential", "tolerance": 0.05}, {"metric": "workload", "tolerance": 0.05}]})
+    p = compile(sc)
+    res = solve(p, backend="heuristic", seed=0, explain=False, options=SolveOptions(time_limit=20))
+    assert res.status.has_plan and res.assignment is not None
+    good = p.item_assignment(res.assignment)
+    # the largest pool's two biggest reps: move a tenth of the first's items to the second
+    pool = int(np.bincount(p.item_pool).argmax())
+    reps = np.flatnonzero(p.rep_pool == pool)
+    src, dst = (int(r) for r in reps[np.argsort(-np.bincount(good, minlength=p.n_reps)[reps])[:2]])
+    on_src = np.flatnonzero(good == src)
+    can = [t for t in on_src.tolist() if dst in p.indices[p.indptr[t]:p.indptr[t + 1]]]
+    bad = good.copy()
+    bad[can[:max(len(on_src) // 10, 3)]] = dst
+    state = SearchState(p, bad)
+    assert state.violation > V_EPS
+    broken = np.flatnonzero(state.rep_v > V_EPS)
+    allowed = np.unique(np.concatenate([neighbour_reps(state, int(r), 6) for r in broken]))
+    deadline = time.perf_counter() + 60
+    n = _repair_clusters(state, deadline, 0, lambda: time.perf_counter() > deadline, None)
+    state.resync()
+    assert n >= 1
+    assert state.violation <= V_EPS and hard_violations(p, state.a) == []
+    outside = ~np.isin(np.arange(p.n_reps), allowed)
+    assert np.array_equal(np.isin(state.a, np.flatnonzero(outside)),
+                          np.isin(bad, np.flatnonzero(outside)))
+    moved = state.a != bad
+    assert np.isin(state.a[moved], allowed).all() and np.isin(bad[moved], allowed).all()
