@@ -12,8 +12,9 @@ capacity, families, locks, balance on potential and workload at ±tolerance (har
 The active plan (not timed as part of the rebalance; its time is printed in the ``active_plan``
 row):
 
-* ``--start lp`` (default): the heuristic cannot yet produce a ±3 % plan at 100k, so the plan is
-  built by :func:`terraplan.solvers.rebalance.lp_rounded_plan`: one HiGHS LP per pool (the
+* ``--start lp`` (default; until ``76f4ffd`` the heuristic could not produce a ±3 % plan at
+  100k — it now does in 120 s, see ``--start heuristic``): the plan is built by
+  :func:`terraplan.solvers.rebalance.lp_rounded_plan`: one HiGHS LP per pool (the
   model of :mod:`terraplan.solvers.bounds`) over the pairs of ``compile(scenario)`` among each
   item's 10 nearest reps or each rep's 400 nearest items, by travel; items the LP assigns
   integrally keep that rep, fractional ones are placed by
