@@ -63,6 +63,11 @@ def cv(values: npt.ArrayLike) -> float:
     a = _values(values, "cv")
     if a.size == 0:
         return math.nan
+    # cv is scale-free: divide by the largest magnitude first, so tiny values do not underflow
+    # when squared (std([0, 1e-162]) would be 0) and huge ones do not overflow
+    top = float(np.max(np.abs(a)))
+    if 0.0 < top < math.inf:
+        a = a / top
     mean = float(a.mean())
     sd = float(a.std(ddof=0))
     if mean == 0.0:
