@@ -180,7 +180,9 @@ def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
               free_share: float, per_item: int, time_limit: float, seed: int, gap: float,
               cancel: CancelToken | None) -> tuple[tuple[I64, I64] | None, bool]:
     """One restricted MIP over a pool: ``(items, reps)`` of its plan (or ``None``), and
-    whether the MIP closed its gap."""
+    whether the MIP closed its gap. ``time_limit`` counts the restriction's set-up too (a
+    few sorts over a 1.5M-pair pool take a second or two)."""
+    end = time.perf_counter() + time_limit
     it = p.pair_item[pairs].astype(np.int64)
     rep = p.indices[pairs].astype(np.int64)
     items = np.unique(it)
@@ -204,7 +206,8 @@ def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
     rank = np.empty(len(pairs), dtype=np.int64)
     rank[o] = np.arange(len(pairs)) - first
     keep = np.where(free[it], is_start | (xs > 1e-6) | (rank < per_item), is_start)
-    chosen, status = pool_mip(p, pairs[keep], items, reps, start, time_limit, seed=seed,
+    chosen, status = pool_mip(p, pairs[keep], items, reps, start,
+                              max(end - time.perf_counter(), 0.02), seed=seed,
                               gap=gap, cancel=cancel)
     closed = status == "Optimal"
     if chosen is None:
