@@ -139,7 +139,7 @@ class Search:
         p, s = self.p, self.s
         cand = self.move_candidates(repair)
         blocked_arr: I64 = np.zeros(0, dtype=np.int64)
-        if len(cand):
+        if len(cand) and not self.should_stop():
             dv, dc, src = self.score_moves(cand)
             jitter = self.rng.random(len(cand)) * 1e-12
             if repair:
@@ -188,8 +188,8 @@ class Search:
 
     def swap_round(self, blocked: list[int], repair: bool) -> int:
         """Try swaps (and depth-2 ejection chains) for moves that were improving but blocked."""
-        if not blocked:
-            return 0
+        if not blocked or self.should_stop():
+            return 0  # (the buckets sort every moving pair: seconds at 100k accounts)
         p, s = self.p, self.s
         pairs_sorted, keys_sorted, _ = self._reverse_buckets()
         m = p.n_reps
