@@ -371,9 +371,10 @@ def _polish(state: SearchState, mip_max: int, only_violated: bool, deadline: flo
 def _repair_clusters(state: SearchState, deadline: float, seed: int,
                      should_stop: Callable[[], bool], cancel: CancelToken | None) -> int:
     """Cluster MIPs (:func:`.polish.solve_cluster_mip`) for the reps still breaking a rule,
-    worst first: each with its :data:`CLUSTER_SIZES` closest trading partners (a larger
-    cluster when the small one finds nothing), time shared evenly. Returns the clusters
-    applied."""
+    worst first, each tried once: the rep and its closest trading partners
+    (:func:`.polish.neighbour_reps`), :data:`CLUSTER_SIZES` reps in all — the larger cluster
+    when the smaller one finds no better plan — with the time left shared evenly (at least a
+    second each). Returns the clusters applied."""
     applied = 0
     tried: set[int] = set()
     while not should_stop():

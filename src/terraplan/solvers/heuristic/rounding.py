@@ -110,13 +110,11 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
         if not np.isfinite(reduced[pairs]).all() or not np.isfinite(x[pairs]).all():
             return  # this pool's LP was not solved
         pool_deadline = time.perf_counter() + share
-        # small pools are the lumpy ones (a few reps, heavy-tailed accounts): there the
-        # restriction is often infeasible and the whole pool is a small MIP anyway
-        # a large pool: the restriction, widened once, then every item free over its
-        # LOOSE_PER_ITEM cheapest reps — lumpy pools (~30 heavy-tailed accounts per rep),
-        # where any restriction that fixes part of each rep's book is integer-infeasible
-        # (lumpy pools only, at most LOOSE_ITEMS_PER_REP items per rep: on a smooth pool of
-        # 26k items that MIP overruns its time limit in HiGHS' presolve, and is not needed)
+        # a small pool is one MIP anyway (there the restriction is often infeasible); a large
+        # one gets the restriction, widened once, and — if it is lumpy (~30 heavy-tailed
+        # accounts per rep, where any restriction that fixes part of each book is
+        # integer-infeasible) — every item free over its LOOSE_PER_ITEM cheapest reps (not
+        # on smooth pools: at 26k items that MIP overruns its limit in HiGHS' presolve)
         attempts = ([(1.0, 10**9)] if len(pairs) <= FULL_POOL_PAIRS else
                     [(free_share, per_item), (min(3 * free_share, 1.0), per_item + 2)])
         if len(pairs) > FULL_POOL_PAIRS and lumpy[id(pairs)]:
