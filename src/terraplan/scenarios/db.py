@@ -13,6 +13,7 @@ SQLite needs three things per connection that it does not do by default:
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -70,7 +71,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         if engine.url.database not in (None, "", ":memory:"):
-            cur.execute("PRAGMA journal_mode=WAL")
+            _set_wal(cur)
             # NORMAL is durable across process kills in WAL mode (only an OS crash can lose the
             # last commits), and much faster for bulk plan writes than FULL.
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -80,6 +81,29 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _set_wal(cur: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting for the lock like any other statement would.
+
+    WAL is a property of the file: once set, later connections find it and do nothing. On a
+    brand-new store, though, several first connections race to set it while one of them may
+    already hold the write lock of the schema upgrade, and SQLite answers the mode change with
+    "database is locked" at once instead of calling its busy handler. Retry for up to
+    :data:`SQLITE_BUSY_TIMEOUT` seconds."""
+    import sqlite3
+
+    if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def session_factories(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
