@@ -352,7 +352,7 @@ def _polish(state: SearchState, mip_max: int, only_violated: bool, deadline: flo
             threads: int, seed: int, should_stop: Callable[[], bool]) -> int:
     """Pool MIP polish (see :mod:`.polish`), smallest pools first, time shared evenly."""
     p = state.p
-    pools = [pp for pp in pool_pairs(state) if len(pp) <= mip_max]
+    pools = [pp for pp in pool_pairs(p) if len(pp) <= mip_max]
     if only_violated:
         bad = state.rep_v > V_EPS
         pools = [pp for pp in pools if bad[p.indices[pp]].any()]

@@ -28,9 +28,8 @@ I64 = npt.NDArray[np.int64]
 MIP_HEURISTIC_EFFORT = 0.3
 
 
-def pool_pairs(state: SearchState) -> list[I64]:
+def pool_pairs(p: ProblemData) -> list[I64]:
     """Pair indices of each pool (pools with at least one pair)."""
-    p = state.p
     pool = p.item_pool[p.pair_item]
     order = np.argsort(pool, kind="stable")
     cuts = np.searchsorted(pool[order], np.arange(p.n_pools + 1))

@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from terraplan.problem import ProblemData
 from terraplan.solvers.base import CancelToken
-from terraplan.solvers.heuristic.polish import pool_mip
+from terraplan.solvers.heuristic.polish import pool_mip, pool_pairs
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -83,11 +83,7 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
     t0 = time.perf_counter()
     p = problem
     a = start.copy()
-    pool = p.item_pool[p.pair_item]
-    order = np.argsort(pool, kind="stable")
-    cuts = np.searchsorted(pool[order], np.arange(p.n_pools + 1))
-    groups = [order[cuts[i]:cuts[i + 1]].astype(np.int64) for i in range(p.n_pools)
-              if cuts[i + 1] > cuts[i]]
+    groups = pool_pairs(p)
     # smallest first: a small pool's MIP either closes fast or needs a second pass, and the
     # large pools (restricted MIPs, whose first incumbents can be poor) get what is left
     groups.sort(key=len)
@@ -115,11 +111,13 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
         # accounts per rep, where any restriction that fixes part of each book is
         # integer-infeasible) — every item free over its LOOSE_PER_ITEM cheapest reps (not
         # on smooth pools: at 26k items that MIP overruns its limit in HiGHS' presolve)
-        attempts = ([(1.0, 10**9)] if len(pairs) <= FULL_POOL_PAIRS else
-                    [(free_share, per_item), (min(3 * free_share, 1.0), per_item + 2)])
+        # (free share, reps per free item, the lumpy pools' unrestricted attempt?)
+        attempts = ([(1.0, 10**9, False)] if len(pairs) <= FULL_POOL_PAIRS else
+                    [(free_share, per_item, False),
+                     (min(3 * free_share, 1.0), per_item + 2, False)])
         if len(pairs) > FULL_POOL_PAIRS and lumpy[id(pairs)]:
-            attempts.append((1.0, LOOSE_PER_ITEM))
-        for j, (fs, pi) in enumerate(attempts):
+            attempts.append((1.0, LOOSE_PER_ITEM, True))
+        for j, (fs, pi, loose) in enumerate(attempts):
             left = pool_deadline - time.perf_counter()
             if left < 0.02:
                 return
@@ -134,8 +132,7 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
                         return  # a second pass that did not beat the first
                     a[items] = reps
                     count["rounded"] += pairs.ctypes.data not in done
-                    count["loose"] += fs >= 1.0 and len(attempts) > 1 \
-                        and pairs.ctypes.data not in done
+                    count["loose"] += loose and pairs.ctypes.data not in done
                     done.add(pairs.ctypes.data)
                     if not closed:
                         failed.append(pairs)  # a plan, but cut off: worth a second pass
