@@ -13,7 +13,8 @@ The active plan (not timed as part of the rebalance; its time is printed in the 
 row):
 
 * ``--start lp`` (default; until ``76f4ffd`` the heuristic could not produce a ±3 % plan at
-  100k — it now does in 120 s, see ``--start heuristic``): the plan is built by
+  100k — it now does in 120 s for seed 1, not yet for seed 2, see ``--start heuristic``; and a
+  rebalance from its plan moves more, see docs/benchmarks.md): the plan is built by
   :func:`terraplan.solvers.rebalance.lp_rounded_plan`: one HiGHS LP per pool (the
   model of :mod:`terraplan.solvers.bounds`) over the pairs of ``compile(scenario)`` among each
   item's 10 nearest reps or each rep's 400 nearest items, by travel; items the LP assigns
