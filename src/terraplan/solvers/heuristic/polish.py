@@ -13,19 +13,24 @@ MIP's answer is applied move by move through the search state and kept only when
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import numpy as np
 import numpy.typing as npt
 
 from terraplan.problem import ProblemData
 from terraplan.solvers.base import CancelToken
-from terraplan.solvers.bounds import _build_lp
+from terraplan.solvers.bounds import _highs, _lp_arrays
 from terraplan.solvers.heuristic.state import V_EPS, SearchState
 
 I64 = npt.NDArray[np.int64]
 
 #: HiGHS ``mip_heuristic_effort`` of the pool MIPs (see :func:`pool_mip`).
 MIP_HEURISTIC_EFFORT = 0.3
+
+#: How far inside each band/capacity row (relative to the target) a pool MIP's plan must lie:
+#: twice HiGHS' ``mip_feasibility_tolerance``
+MIP_ROW_MARGIN = 2e-6
 
 
 def pool_pairs(p: ProblemData) -> list[I64]:
@@ -51,7 +56,17 @@ def pool_mip(p: ProblemData, pairs: I64, items: I64, reps: I64, hint_rep: I64,
 
     from terraplan.solvers._exact import CancelWatcher
 
-    h, _, _ = _build_lp(p, pairs, items, reps, with_budgets=with_budgets)
+    lp = _lp_arrays(p, pairs, items, reps, with_budgets)
+    # HiGHS accepts a MIP solution up to its feasibility tolerance (1e-6) outside a row; the
+    # band and capacity rows are relative to the target (bounds ~1), so a plan could end
+    # 1e-6 × target outside a band, which the float re-check refuses (seen: workload 2291.3
+    # against 2291.3017). Those rows are narrowed by twice that, relative to each bound (a
+    # zero bound stays; the budget rows, integer counts, are not touched).
+    lo, hi = lp.row_lo.copy(), lp.row_hi.copy()
+    rows = lp.elastic_rows
+    lo[rows] += MIP_ROW_MARGIN * np.abs(np.nan_to_num(lo[rows], neginf=0.0))
+    hi[rows] -= MIP_ROW_MARGIN * np.abs(np.nan_to_num(hi[rows], posinf=0.0))
+    h = _highs(dataclasses.replace(lp, row_lo=lo, row_hi=hi))
     n_x = len(pairs)
     h.changeColsIntegrality(n_x, np.arange(n_x, dtype=np.int32),
                             np.full(n_x, highspy.HighsVarType.kInteger.value, dtype=np.uint8))
