@@ -186,3 +186,55 @@ def test_cluster_repair_restores_the_bands_and_touches_only_the_cluster() -> Non
                           np.isin(bad, np.flatnonzero(outside)))
     moved = state.a != bad
     assert np.isin(state.a[moved], allowed).all() and np.isin(bad[moved], allowed).all()
+
+
+def test_cpsat_merge_lowers_a_pools_cost_over_its_own_and_the_lps_columns() -> None:
+    # a feasible but costly plan (made blind to travel: random pair costs) of a generated
+    # book; the merge re-solves the largest pool by CP-SAT over the plan's and the LP's
+    # columns: cheaper, still meeting every rule, nothing outside the pool or those columns
+    import dataclasses
+    import time
+
+    from terraplan.problem import hard_violations
+    from terraplan.solvers.heuristic import _merge_pools
+    from terraplan.solvers.heuristic.construct import lp_guided
+    from terraplan.solvers.heuristic.polish import merge_columns, pool_pairs, solve_cpsat_merge
+    from terraplan.solvers.heuristic.state import V_EPS, SearchState
+
+    g = generate_book(2000, 20, seed=6)
+    sc = _scenario(g.accounts, g.reps, {"balance": [
+        {"metric": "potential", "tolerance": 0.05}, {"metric": "workload", "tolerance": 0.05}]})
+    p = compile(sc)
+    noise = np.random.default_rng(3).random(p.n_pairs)
+    noise.flags.writeable = False
+    res = solve(dataclasses.replace(p, pair_cost=noise), backend="heuristic", seed=0,
+                explain=False, options=SolveOptions(time_limit=10))
+    assert res.status.has_plan and res.assignment is not None
+    start = p.item_assignment(res.assignment)
+    c = lp_guided(p, time_limit=60, threads=1)
+    assert c is not None and c.bound.x is not None
+    x = c.bound.x
+    pool = int(np.bincount(p.item_pool).argmax())
+    pp = next(q for q in pool_pairs(p) if p.item_pool[p.pair_item[q[0]]] == pool)
+    cols = merge_columns(p, pp, start, x, 0)
+    # the columns: each item's current pair and every pair the LP uses, nothing else
+    assert set(p.pair_index(start)[p.item_pool == pool].tolist()) <= set(cols.tolist())
+    assert set(pp[x[pp] > 1e-6].tolist()) <= set(cols.tolist())
+    assert len(cols) < len(pp)
+    state = SearchState(p, start)
+    cost0 = state.cost
+    assert solve_cpsat_merge(state, pool, cols, 10.0, seed=0, threads=2)
+    state.resync()
+    assert state.violation <= V_EPS and hard_violations(p, state.a) == []
+    assert state.cost < cost0
+    moved = state.a != start
+    assert moved.any() and np.all(p.item_pool[moved] == pool)
+    assert np.isin(p.pair_index(state.a)[moved], cols).all()
+    ev = evaluate(sc, decode(p, p.account_assignment(state.a)))
+    assert ev.hard_count == 0
+    # the phase: every pool above its LP is merged, the plan only gets cheaper
+    state2 = SearchState(p, start)
+    deadline = time.perf_counter() + 20
+    n = _merge_pools(state2, x, deadline, 0, 2, lambda: time.perf_counter() > deadline, None)
+    state2.resync()
+    assert n >= 1 and state2.cost < cost0 and hard_violations(p, state2.a) == []

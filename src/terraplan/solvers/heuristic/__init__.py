@@ -79,9 +79,11 @@ from terraplan.solvers.base import (
 from terraplan.solvers.bounds import LP_MAX_PAIRS
 from terraplan.solvers.heuristic.construct import cheapest, construct, from_initial
 from terraplan.solvers.heuristic.polish import (
+    merge_columns,
     neighbour_reps,
     pool_pairs,
     solve_cluster_mip,
+    solve_cpsat_merge,
     solve_pool_mip,
 )
 from terraplan.solvers.heuristic.rounding import round_lp
@@ -113,6 +115,15 @@ ROUNDING_SHARE_LARGE = 0.7
 #: Reps per cluster MIP of the last repair (the rep in trouble and its closest partners), a
 #: larger cluster tried when the smaller one finds no better plan.
 CLUSTER_SIZES = (3, 6)
+
+#: CP-SAT merges of pools above their LP (:func:`_merge_pools`): columns per pool at most,
+#: seconds per merge at least and at most, cheapest pairs per item without an LP
+MERGE_MAX_COLS = 60_000
+MERGE_MIN_SECONDS = 1.0
+MERGE_MAX_SECONDS = 20.0
+MERGE_PER_ITEM = 2
+#: Pools closer than this to their LP value (relative) are not merged
+MERGE_MIN_GAP = 0.01
 
 #: Up to this many pairs the MIP polish runs before the local search (small books, where lumpy
 #: pools dominate); above it only after, on pools the search left violated.
@@ -303,6 +314,16 @@ def solve_heuristic(
         clusters = _repair_clusters(state, deadline, seed, should_stop, cancel)
         state.resync()
         search.run(max_rounds=max_rounds, on_round=on_round)
+    # pools far above their LP (lumpy ones): re-solved by CP-SAT over the current plan's and
+    # the LP's columns
+    merged = 0
+    lp_x = c.bound.x if c is not None else None
+    if mip_max > 0 and not budget and not should_stop():
+        merged = _merge_pools(state, lp_x, deadline, seed, options.threads, should_stop, cancel,
+                              min_pairs=mip_max)
+        if merged:
+            state.resync()
+            search.run(max_rounds=max_rounds, on_round=on_round)
     # iterated local search while time remains: kick, re-descend, keep the best (violation, cost)
     kicks = 0
     if not deterministic or extra.get("kicks"):
@@ -333,7 +354,7 @@ def solve_heuristic(
              "rounding_s": rounding.seconds if rounding else 0.0,
              "pools_rounded": float(rounding.rounded) if rounding else 0.0,
              "violation": state.violation, "pools_polished": float(polished),
-             "clusters_repaired": float(clusters),
+             "clusters_repaired": float(clusters), "pools_merged": float(merged),
              "kicks": float(kicks)}
     bad = hard_violations(problem, a)
     msg_b = f"bound from {bound_method}"
@@ -393,6 +414,63 @@ def _repair_clusters(state: SearchState, deadline: float, seed: int,
             if solve_cluster_mip(state, reps, min(share, left), seed=seed, cancel=cancel):
                 applied += 1
                 break
+    return applied
+
+
+def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline: float,
+                 seed: int, threads: int, should_stop: Callable[[], bool],
+                 cancel: CancelToken | None, min_pairs: int = 0) -> int:
+    """CP-SAT merges (:func:`.polish.solve_cpsat_merge`) of the pools furthest above their LP:
+    each pool re-solved over its items' current pairs and the pairs the LP uses
+    (:func:`.polish.merge_columns`; without an LP, each item's :data:`MERGE_PER_ITEM` cheapest
+    pairs), pools breaking a rule first, then by cost above their LP value (absolute), each
+    given the time left shared over the pools still to try (at least :data:`MERGE_MIN_SECONDS`,
+    at most :data:`MERGE_MAX_SECONDS`). A pool whose merge improves is tried again (its plan,
+    the hint, has changed); one whose merge does not is dropped. Pools up to ``min_pairs``
+    pairs (those the pool MIP polish re-solves whole) and above :data:`MERGE_MAX_COLS` columns
+    are skipped. Returns the merges applied."""
+    p = state.p
+    pools = pool_pairs(p)
+    ids = [int(p.item_pool[p.pair_item[pp[0]]]) for pp in pools]
+    lp = (np.asarray([float(p.pair_cost[pp] @ x[pp]) for pp in pools]) if x is not None
+          else np.asarray([float(np.minimum.reduceat(
+              p.pair_cost[pp], np.flatnonzero(np.r_[True, np.diff(p.pair_item[pp]) != 0])
+          ).sum()) for pp in pools]))
+    per_item = 0 if x is not None else MERGE_PER_ITEM
+    cols = [merge_columns(p, pp, state.a, x, per_item) for pp in pools]
+    live = [i for i in range(len(pools))
+            if len(pools[i]) > min_pairs and 0 < len(cols[i]) <= MERGE_MAX_COLS]
+    applied = 0
+    while live and not should_stop():
+        left = deadline - time.perf_counter()
+        if left < MERGE_MIN_SECONDS:
+            break
+        cost = np.bincount(p.item_pool[p.item_pool >= 0],
+                           weights=p.pair_cost[state.pair[p.item_pool >= 0]],
+                           minlength=p.n_pools)
+        bad = np.zeros(p.n_pools, dtype=bool)
+        viol = p.rep_pool[state.rep_v > V_EPS]
+        bad[viol[viol >= 0]] = True
+        above = {i: cost[ids[i]] - lp[i] for i in live}
+        # pools within MERGE_MIN_GAP of their LP are left to the search
+        live = [i for i in live if bad[ids[i]] or above[i] > MERGE_MIN_GAP * max(lp[i], 1.0)]
+        if not live:
+            break
+        live.sort(key=lambda i: (not bad[ids[i]], -above[i], ids[i]))
+        i = live[0]
+        # time by share of the cost above the LP still to win (a broken pool: an equal share)
+        share = 1.0 / len(live) if bad[ids[i]] else above[i] / sum(above[j] for j in live)
+        t = min(max(left * share, MERGE_MIN_SECONDS), MERGE_MAX_SECONDS, left)
+        c0 = cost[ids[i]]
+        ok = solve_cpsat_merge(state, ids[i], merge_columns(p, pools[i], state.a, x, per_item),
+                               t, seed=seed, threads=threads, cancel=cancel)
+        log.info("merge pool %d (%.1f s): %s, %.4g -> %.4g (LP %.4g)", ids[i], t,
+                 "applied" if ok else "no better plan", c0,
+                 float(p.pair_cost[state.pair[p.item_pool == ids[i]]].sum()), lp[i])
+        if ok:
+            applied += 1
+        else:
+            live.remove(i)
     return applied
 
 
