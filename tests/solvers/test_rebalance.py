@@ -395,3 +395,34 @@ def test_undo_moves_takes_back_every_move_no_rule_needs(
     assert objective(p, out) <= objective(p, plan)
     moved_after = int(np.sum((out != start) & ~forced))
     assert moved_after * 20 < moved_before, (moved_after, moved_before)
+
+
+def test_search_stage_repairs_when_every_repair_mip_fails(
+        generated: tuple[Scenario, ProblemData, Plan], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every repair MIP failing (as the small ones do on a lumpy pool, where the first
+    incumbents of the whole model move most of the pool), the local search from the active
+    plan restores every rule and moves little: at 100k from the heuristic's plan it moved 32
+    accounts besides the departed book where the whole model's incumbent moved 1,976."""
+    import terraplan.solvers.rebalance as rb
+
+    sc, p, active = generated
+    dep = _departing(p, active)
+    j = p.rep_ids.index(dep)
+    book = int((active.owner == j).sum())
+    rest = int((active.owner >= 0).sum()) - book
+    calls: list[int] = []
+
+    def no_plan(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return None, "no plan (test)"
+
+    monkeypatch.setattr(rb, "_repair_mip", no_plan)
+    res = rebalance(sc, active, [Departure(dep)], seed=1, time_limit=30, problem=p)
+    assert calls  # the MIP stages were tried first
+    assert res.plan is not None, res.message
+    assert res.stats["repair"] == 1.0  # the repair itself, not the whole-book fallback
+    ev = evaluate(res.scenario, res.plan)
+    assert ev.hard_count == 0, [str(v) for v in ev.hard_violations[:3]]
+    assert book <= len(res.moves) <= book + rest // 100
+    moved = np.flatnonzero(res.plan.owner != active.owner)
+    assert np.all(p.item_pool[p.item_of][moved] == p.rep_pool[j])  # only the departed pool
