@@ -10,7 +10,7 @@ from terraplan.domain import Scenario, ScenarioSpec
 from terraplan.evaluate import evaluate
 from terraplan.io.generator import generate_book
 from terraplan.problem import ProblemData, compile, decode, hard_violations, objective
-from terraplan.solvers.heuristic.construct import lp_guided
+from terraplan.solvers.heuristic.construct import Construction, lp_guided
 from terraplan.solvers.heuristic.rounding import round_lp
 
 
@@ -20,6 +20,17 @@ def _problem(seed: int) -> tuple[Scenario, ProblemData]:
         {"metric": "potential", "tolerance": 0.03}, {"metric": "workload", "tolerance": 0.03}]}})
     sc = Scenario(spec=spec, accounts=g.accounts, reps=g.reps)
     return sc, compile(sc)
+
+
+def _book_and_lp() -> tuple[ProblemData, Construction]:
+    """The 10k × 50 seed-1 book (±3 % bands on potential and workload) and its pool LPs."""
+    g = generate_book(10000, 50, seed=1)
+    spec = ScenarioSpec.from_dict({"rules": {"balance": [
+        {"metric": "potential", "tolerance": 0.03}, {"metric": "workload", "tolerance": 0.03}]}})
+    p = compile(Scenario(spec=spec, accounts=g.accounts, reps=g.reps))
+    c = lp_guided(p, time_limit=60, threads=1)
+    assert c is not None and c.bound.x is not None and c.bound.reduced is not None
+    return p, c
 
 
 def test_rounding_meets_the_bands_the_argmax_misses() -> None:
@@ -73,26 +84,62 @@ def test_lumpy_pools_are_rounded_with_every_item_free(monkeypatch) -> None:  # t
     # whole by default; the limits are lowered to reproduce what pools of 100k-account books do.
     import terraplan.solvers.heuristic.rounding as rounding
 
-    g = generate_book(10000, 50, seed=1)
-    spec = ScenarioSpec.from_dict({"rules": {"balance": [
-        {"metric": "potential", "tolerance": 0.03}, {"metric": "workload", "tolerance": 0.03}]}})
-    p = compile(Scenario(spec=spec, accounts=g.accounts, reps=g.reps))
-    c = lp_guided(p, time_limit=60, threads=1)
-    assert c is not None and c.bound.x is not None and c.bound.reduced is not None
+    p, c = _book_and_lp()
+    x, rc = c.bound.x, c.bound.reduced
+    assert x is not None and rc is not None
     monkeypatch.setattr(rounding, "FULL_POOL_PAIRS", 1000)
     monkeypatch.setattr(rounding, "MIN_FREE", 10)
 
     def run() -> tuple[np.ndarray, rounding.RoundingStats]:
-        return round_lp(p, c.bound.x, c.bound.reduced, c.item_rep, time.perf_counter() + 60,
-                        seed=0, gap=1e-3)
+        return round_lp(p, x, rc, c.item_rep, time.perf_counter() + 60, seed=0, gap=1e-3)
 
     a, stats = run()
     assert stats.loose >= 1
     assert stats.rounded == stats.pools
     assert hard_violations(p, a) == []
     assert c.bound.value <= objective(p, a) <= 1.02 * c.bound.value
-    # without the unrestricted attempt that pool keeps its argmax start, outside its bands
+    # without the unrestricted attempt (and without the search that smooth pools get when
+    # every MIP fails) that pool keeps its argmax start, outside its bands
     monkeypatch.setattr(rounding, "LOOSE_ITEMS_PER_REP", 0)
+    monkeypatch.setattr(rounding, "_search_pool", lambda *args, **kwargs: None)
     a0, stats0 = run()
     assert stats0.loose == 0 and stats0.rounded < stats0.pools
     assert hard_violations(p, a0) != []
+
+
+def test_search_pool_repairs_a_smooth_pool_no_mip_rounded() -> None:
+    # the largest pool of a 10k book, its plan broken (a tenth of one rep's items handed to
+    # another, and a few items off their candidates): the local search on that pool alone
+    # lowers its violation, touches only its items and leaves every item on a candidate
+    from terraplan.solvers.heuristic.polish import pool_pairs
+    from terraplan.solvers.heuristic.rounding import _search_pool
+    from terraplan.solvers.heuristic.state import SearchState
+
+    p, c = _book_and_lp()
+    assert c.bound.x is not None and c.bound.reduced is not None
+    good, _ = round_lp(p, c.bound.x, c.bound.reduced, c.item_rep, time.perf_counter() + 60,
+                       seed=0, gap=1e-3)
+    assert hard_violations(p, good) == []
+    pairs = max(pool_pairs(p), key=len)
+    pool = int(p.item_pool[p.pair_item[pairs[0]]])
+    reps = np.flatnonzero(p.rep_pool == pool)
+    src, dst = (int(r) for r in reps[:2])
+    on_src = np.flatnonzero(good == src)
+    can = [t for t in on_src.tolist() if dst in p.indices[p.indptr[t]:p.indptr[t + 1]]]
+    bad = good.copy()
+    bad[can[:max(len(on_src) // 10, 3)]] = dst
+    off = np.flatnonzero(p.item_pool == pool)[-3:]
+    bad[off] = -1
+    full = bad.copy()
+    full[off] = p.indices[p.indptr[off]]
+    v0 = SearchState(p, full).violation
+    assert v0 > 0
+    got = _search_pool(p, pairs, bad, time.perf_counter() + 20, 0, None)
+    assert got is not None
+    items, to = got
+    assert np.all(p.item_pool[items] == pool) and len(items) == np.sum(p.item_pool == pool)
+    out = bad.copy()
+    out[items] = to
+    assert np.all(p.pair_index(out)[items] >= 0)
+    assert np.array_equal(out[p.item_pool != pool], good[p.item_pool != pool])
+    assert SearchState(p, np.where(out >= 0, out, full)).violation < v0

@@ -353,6 +353,7 @@ def solve_heuristic(
              "applied": float(search.applied), "bound_method_lp": float(bound_method != "none"),
              "rounding_s": rounding.seconds if rounding else 0.0,
              "pools_rounded": float(rounding.rounded) if rounding else 0.0,
+             "pools_searched": float(rounding.searched) if rounding else 0.0,
              "violation": state.violation, "pools_polished": float(polished),
              "clusters_repaired": float(clusters), "pools_merged": float(merged),
              "kicks": float(kicks)}

@@ -25,8 +25,10 @@ for :data:`LOOSE_MIP_SHARE` of the time; CP-SAT then improves its plan with the 
 left, over that plan's pairs and the pairs the LP uses (:func:`_merge`). Pools are taken
 smallest first with an equal share of the time left; pools that found no plan, or stopped short
 of the gap, get a second pass with the time that remains, hinted with the first pass's plan and
-kept only when cheaper. A pool whose MIPs all fail keeps its argmax start for the local search
-to repair.
+kept only when cheaper. A smooth pool whose MIPs all fail (its LP cut off by the clock, so the
+argmax leaves many reps outside their bands) gets the local search on that pool alone for the
+pool's time left (:func:`_search_pool`), then the second pass hinted with the result; at 100k,
+seed 2, 60 s, this left 4 band violations at the end of the solve instead of 52.
 Global continuity budgets are not seen here (they are the search's).
 """
 
@@ -77,6 +79,7 @@ class RoundingStats:
     widened: int  # restricted MIPs retried with more freedom
     seconds: float
     loose: int = 0  # lumpy pools rounded by the unrestricted last attempt
+    searched: int = 0  # smooth pools no MIP rounded, repaired in part by the local search
 
 
 def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: float, *,
@@ -100,7 +103,7 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
     lumpy = {id(g): len(np.unique(p.pair_item[g]))
              <= LOOSE_ITEMS_PER_REP * len(np.unique(p.indices[g])) for g in groups}
     lock = threading.Lock()
-    count = {"rounded": 0, "widened": 0, "loose": 0, "left": len(groups)}
+    count = {"rounded": 0, "widened": 0, "loose": 0, "searched": 0, "left": len(groups)}
     workers = max(1, min(workers, len(groups)))
     failed: list[I64] = []
     done: set[int] = set()
@@ -159,6 +162,15 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
                 return
             with lock:
                 count["widened"] += 1
+        if not lumpy[id(pairs)] and len(pairs) > FULL_POOL_PAIRS:
+            # a smooth pool whose restrictions are all infeasible (its LP cut off by the
+            # clock: the argmax leaves many reps outside their bands): the local search on
+            # the pool alone repairs what it can with the pool's time left
+            got = _search_pool(p, pairs, hint, pool_deadline, seed, cancel)
+            if got is not None:
+                with lock:
+                    a[got[0]] = got[1]
+                    count["searched"] += 1
         with lock:
             failed.append(pairs)
 
@@ -180,7 +192,7 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
         hint = a.copy()
         run(retry)
     return a, RoundingStats(len(groups), count["rounded"], count["widened"],
-                            time.perf_counter() - t0, count["loose"])
+                            time.perf_counter() - t0, count["loose"], count["searched"])
 
 
 def _merge(p: ProblemData, pairs: I64, x: F64, hint: I64, got: tuple[I64, I64],
@@ -211,6 +223,35 @@ def _merge(p: ProblemData, pairs: I64, x: F64, hint: I64, got: tuple[I64, I64],
     if local is None or not _cheaper(p, a, pool_items, local):
         return got
     return pool_items, local
+
+
+def _search_pool(p: ProblemData, pairs: I64, hint: I64, deadline: float, seed: int,
+                 cancel: CancelToken | None) -> tuple[I64, I64] | None:
+    """The local search (:class:`.search.Search`) on the pool of ``pairs`` alone, from ``hint``
+    (an item off its candidates starts on its first one), until ``deadline``: ``(items, reps)``
+    when it lowered the pool's violation, else ``None``."""
+    from terraplan.solvers.decompose import _pool_view, subproblem
+    from terraplan.solvers.heuristic.search import Search
+    from terraplan.solvers.heuristic.state import V_EPS, SearchState
+
+    if deadline - time.perf_counter() < MERGE_MIN_SECONDS:
+        return None
+    items = np.unique(p.pair_item[pairs]).astype(np.int64)
+    view = _pool_view(subproblem(p, items, int(p.item_pool[items[0]])))
+    local = hint[items].astype(np.int64)
+    off = view.pair_index(local) < 0
+    local[off] = view.indices[view.indptr[:-1][off]]
+    state = SearchState(view, local)
+    v0 = state.violation
+
+    def stop() -> bool:
+        return time.perf_counter() >= deadline or bool(cancel is not None and cancel.cancelled)
+
+    Search(state, np.random.default_rng(seed), stop,
+           time_left=lambda: deadline - time.perf_counter()).run()
+    if not state.violation < v0 - V_EPS:
+        return None
+    return items, state.a.copy()
 
 
 def _cheaper(p: ProblemData, a: I64, items: I64, reps: I64) -> bool:
