@@ -19,13 +19,16 @@ little as possible:
   move (they are forced); every other account moved costs ``move_cost`` (default: 10 × the
   largest single-account travel cost, plus its potential in currency units × ``value_weight``),
   so the **fewest and lowest-value** other accounts move; with no rule broken, nobody else
-  moves. A repair MIP stopped by its time limit is followed by an **undo MIP**
-  (:func:`_undo_moves`): per item, only its current rep or the rep the repair gave it, so it
-  keeps just the moves a rule needs (at 100k from the heuristic's plan: 1,789 of the
-  repair's other moves were taken back, 14 kept). Locks to the departed rep are released. If
-  the MIP finds no plan (or the scope is
-  the whole book and too big), the heuristic backend, warm-started from the active plan, runs
-  on the scope instead.
+  moves. When the small MIPs (forced items only, then the LP's neighbourhood) find no plan —
+  as on a lumpy pool, whose bands the departure's target shift breaks on many reps — the
+  heuristic's **local search on that pool alone**, from the active plan, fixes the bands move
+  by move (:func:`_search_stage`; at 100k from the heuristic's plan: 32 other accounts moved
+  in 3.8 s, where the whole model's first incumbents moved 1,976 of the pool's 2,685), and the
+  whole model then runs hinted with its plan. A MIP incumbent not proved optimal goes through
+  an **undo** step (:func:`_undo_moves`, CP-SAT: per item, only its current rep or the rep the
+  repair gave it). Locks to the departed rep are released. If no stage finds a plan (or the
+  scope is the whole book and too big), the heuristic backend, warm-started from the active
+  plan, runs on the scope instead.
 
 The result reports each move with its reason code (:class:`terraplan.domain.Reason`:
 ``DEPARTURE``, ``BALANCE``, ``CAPACITY``, ``ELIGIBILITY``, ...) from the evaluator's explainer,
@@ -367,9 +370,12 @@ def _undo_moves(problem: ProblemData, sel: np.ndarray, start: np.ndarray, plan: 
     ``sel``; items outside ``sel`` keep their ``plan`` pair), hinted with ``plan``.
 
     A time-limited repair MIP can stop on an incumbent that moves many accounts for nothing;
-    choosing which of its moves to take back is a far smaller model, and ``plan`` itself is one
-    of its solutions, so the result is never worse. (HiGHS' MIP on this model returned its hint
-    unchanged in 1.3 s at 100k as often as not; CP-SAT proves it in well under a second.)"""
+    choosing which of its moves to take back is a smaller model, and ``plan`` itself is one of
+    its solutions, so the result is never worse. It is a safety net, not a cure: on the
+    1,789-move incumbent of a 100k lumpy pool neither HiGHS (1.3 s: 14 kept in one run, all
+    1,789 in another) nor CP-SAT (1.3 s, two interleaved workers: 1,788 kept) undid it
+    reliably, which is why the local search comes before the whole model; on the LP-rounded
+    start's 32-move incumbent it took back 2."""
     from terraplan.solvers.heuristic.polish import cpsat_over_columns
 
     cur = problem.pair_index(start)
@@ -456,8 +462,10 @@ def repair(problem: ProblemData, start: np.ndarray, *, seed: int = 0, time_limit
     repaired by a MIP (HiGHS) over the restricted pairs of :func:`_repair_pairs`: the forced
     items may go to any candidate, every other item stays or moves to one of its nearest reps,
     priced by ``pair_cost`` (a rebalance prices moves so that the fewest, lowest-value accounts
-    move), every hard rule as rows; a plan the MIP did not prove optimal then goes through
-    :func:`_undo_moves`, which takes back every move no rule needs. Pools are independent
+    move), every hard rule as rows — first the forced items alone, then the LP's
+    neighbourhood, then (no plan yet) the local search on the pool from ``start``
+    (:func:`_search_stage`), then the whole model hinted with the best plan so far; a MIP plan
+    not proved optimal then goes through :func:`_undo_moves`. Pools are independent
     unless a global move budget couples them (then one MIP). If a MIP finds no plan, the
     heuristic runs on the whole problem from the best assignment so far. ``time_limit``
     holds for the whole call: no stage starts once it has passed (the pool is then reported
@@ -542,7 +550,7 @@ def repair(problem: ProblemData, start: np.ndarray, *, seed: int = 0, time_limit
         moved = int(np.sum((a != items) & (problem.pair_index(items) >= 0)))
         if moved and status not in ("Optimal", "search") and (t := stage_time(k, 1.0, 0.3)):
             a, st_u = _undo_moves(problem, sel, items, a, seed=seed, time_limit=t)
-            log.info("repair pool(s) %s: %d moves before the undo MIP, %d after (%s)", grp,
+            log.info("repair pool(s) %s: %d moves before the undo, %d after (%s)", grp,
                      moved, int(np.sum((a != items) & (problem.pair_index(items) >= 0))), st_u)
         items = a
     if not failed:

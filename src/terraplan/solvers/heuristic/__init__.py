@@ -24,8 +24,12 @@ Algorithm
    pairs (:func:`.polish.solve_pool_mip`), then, in pools of any size, each rep still outside
    its band re-solved together with its closest trading partners
    (:func:`.polish.solve_cluster_mip`, :data:`CLUSTER_SIZES` reps: items free over those reps,
-   reps outside untouched), then the search again; iterated local search (kicks) with the time
-   that is left.
+   reps outside untouched), then the search again.
+4. **CP-SAT merges** (:func:`_merge_pools`): pools more than 1 % above their LP value and too
+   big for the pool MIP polish — the lumpy ones, where moves and swaps stall against two tight
+   bands — are re-solved by CP-SAT over their current pairs and the pairs the LP uses, hinted
+   with the plan (:func:`.polish.solve_cpsat_merge`); then iterated local search (kicks) with
+   the time that is left.
 
 Hard rules: eligibility, locks, max distance, departures and protected pipeline live in the
 candidate pairs (an item is only ever placed on a candidate); families are items; capacity,
@@ -116,9 +120,11 @@ ROUNDING_SHARE_LARGE = 0.7
 #: larger cluster tried when the smaller one finds no better plan.
 CLUSTER_SIZES = (3, 6)
 
-#: CP-SAT merges of pools above their LP (:func:`_merge_pools`): columns per pool at most,
-#: seconds per merge at least and at most, cheapest pairs per item without an LP
-MERGE_MAX_COLS = 60_000
+#: CP-SAT merges of pools above their LP (:func:`_merge_pools`): columns per pool at most (the
+#: lumpy pools of a 100k book have 1.6k-9k; a smooth 26k-item pool, whose CP-SAT model takes
+#: seconds to build outside the solver's clock, is left out), seconds per merge at least and at
+#: most, cheapest pairs per item without an LP
+MERGE_MAX_COLS = 20_000
 MERGE_MIN_SECONDS = 1.0
 MERGE_MAX_SECONDS = 20.0
 MERGE_PER_ITEM = 2
@@ -421,15 +427,16 @@ def _repair_clusters(state: SearchState, deadline: float, seed: int,
 def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline: float,
                  seed: int, threads: int, should_stop: Callable[[], bool],
                  cancel: CancelToken | None, min_pairs: int = 0) -> int:
-    """CP-SAT merges (:func:`.polish.solve_cpsat_merge`) of the pools furthest above their LP:
-    each pool re-solved over its items' current pairs and the pairs the LP uses
+    """CP-SAT merges (:func:`.polish.solve_cpsat_merge`) of the pools furthest above their LP: each
+    pool re-solved over its items' current pairs and the pairs the LP uses
     (:func:`.polish.merge_columns`; without an LP, each item's :data:`MERGE_PER_ITEM` cheapest
-    pairs), pools breaking a rule first, then by cost above their LP value (absolute), each
-    given the time left shared over the pools still to try (at least :data:`MERGE_MIN_SECONDS`,
-    at most :data:`MERGE_MAX_SECONDS`). A pool whose merge improves is tried again (its plan,
-    the hint, has changed); one whose merge does not is dropped. Pools up to ``min_pairs``
-    pairs (those the pool MIP polish re-solves whole) and above :data:`MERGE_MAX_COLS` columns
-    are skipped. Returns the merges applied."""
+    pairs), pools breaking a rule first, then by cost above their LP value (absolute); each
+    merge gets the time left in proportion to its pool's share of that excess (a broken pool:
+    an equal share), at least :data:`MERGE_MIN_SECONDS` and at most :data:`MERGE_MAX_SECONDS`;
+    pools within :data:`MERGE_MIN_GAP` of their LP are left. A pool whose merge improves is
+    tried again (its plan, the hint, has changed); one whose merge does not is dropped. Pools
+    up to ``min_pairs`` pairs (those the pool MIP polish re-solves whole) and above
+    :data:`MERGE_MAX_COLS` columns are skipped. Returns the merges applied."""
     p = state.p
     pools = pool_pairs(p)
     ids = [int(p.item_pool[p.pair_item[pp[0]]]) for pp in pools]
