@@ -357,7 +357,7 @@ def test_rebalance_keeps_its_time_limit_and_reports_honestly(
 def test_undo_moves_takes_back_every_move_no_rule_needs(
         generated: tuple[Scenario, ProblemData, Plan]) -> None:
     """A time-limited repair MIP can stop on an incumbent that moves most of a pool (2,028 of
-    2,685 accounts at 100k); the undo MIP keeps only the moves a rule needs. Here the
+    2,685 accounts at 100k); the undo (CP-SAT) keeps only the moves a rule needs. Here the
     "incumbent" is another feasible plan of the whole book (the heuristic's, which moves
     thousands of accounts), and the start leaves one rep's book unassigned (forced items)."""
     from terraplan.problem import hard_violations, objective

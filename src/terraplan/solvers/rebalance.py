@@ -639,7 +639,7 @@ _NEIGHBOUR_X = 0.2
 _NEIGHBOUR_SHARE = 0.85
 _REPAIR_HEURISTIC_EFFORT = 0.05
 #: Shares of a pool's time left for the local search (when the small MIPs find no plan),
-#: then for the whole repair model (the rest: the undo MIP)
+#: then for the whole repair model (the rest: the undo)
 _SEARCH_SHARE = 0.85
 _FULL_SHARE = 0.7
 #: Share of a rebalance's time limit kept for what follows the repair (explaining the moves,

@@ -52,9 +52,10 @@ Options (``SolveOptions.extra``): ``rounding`` (bool, default True), ``rounding_
 ``mip_max_pairs`` (pools up to this size get the HiGHS MIP polish, 0 = off),
 ``kicks`` / ``kick_patience`` / ``kick_strength`` (iterated local search: at most this many
 kicks, stop after ``kick_patience`` (30) kicks without a better plan, items moved per violated
-rep per kick), ``deterministic`` (bool: no wall-clock-bounded phase — the MIP polish and the
-kicks are off unless ``kicks`` is given, and so is the rounding — so the same seed gives the
-same plan whenever the search reaches its local optimum within the time limit).
+rep per kick), ``deterministic`` (bool: no wall-clock-bounded phase — the MIP polish, the
+CP-SAT merges and the kicks are off unless ``kicks`` is given, and so is the rounding — so the
+same seed gives the same plan whenever the search reaches its local optimum within the time
+limit).
 """
 
 from __future__ import annotations

@@ -45,14 +45,13 @@ def pool_pairs(p: ProblemData) -> list[I64]:
 def pool_mip(p: ProblemData, pairs: I64, items: I64, reps: I64, hint_rep: I64,
              time_limit: float, *, seed: int = 0, gap: float = 1e-6,
              cancel: CancelToken | None = None, with_budgets: bool = False,
-             max_nodes: int | None = None, heuristic_effort: float | None = None,
-             max_solutions: int | None = None) -> tuple[I64 | None, str]:
+             max_nodes: int | None = None,
+             heuristic_effort: float | None = None) -> tuple[I64 | None, str]:
     """MIP over ``pairs`` (closed under ``items``; band rows for every rep in ``reps``; the
     global continuity budgets too with ``with_budgets``), hinted with ``hint_rep`` per item:
     the chosen pair indices (``None`` without a feasible plan) and HiGHS' model status
     (``"Optimal"``: the gap was closed; ``"Time limit reached"``, …). ``max_nodes`` ends the
-    search on a node budget as well as the clock (same plan on a busy machine);
-    ``max_solutions`` after that many improving solutions."""
+    search on a node budget as well as the clock (same plan on a busy machine)."""
     import highspy
 
     from terraplan.solvers._exact import CancelWatcher
@@ -83,8 +82,6 @@ def pool_mip(p: ProblemData, pairs: I64, items: I64, reps: I64, hint_rep: I64,
                      else float(heuristic_effort))
     if max_nodes is not None:
         h.setOptionValue("mip_max_nodes", int(max_nodes))
-    if max_solutions is not None:
-        h.setOptionValue("mip_max_improving_sols", int(max_solutions))
     # the hint: HiGHS completes the deviation columns itself
     hint = (hint_rep[p.pair_item[pairs]] == p.indices[pairs]).astype(np.float64)
     with contextlib.suppress(AttributeError, TypeError):  # highspy without sparse setSolution
@@ -216,8 +213,8 @@ def cpsat_over_columns(p: ProblemData, cols: npt.NDArray[np.bool_], hint: I64,
         return None, res.status.value
     out = view.item_assignment(res.assignment).astype(np.int64)
     if hard_violations(view, out):
-        # CP-SAT sums integer-scaled metrics: a total at its integer bound can fall a rounding
-        # error outside the band in float (seen: workload 2291.3 against a lower bound 2291.3)
+        # CP-SAT sums integer-scaled metrics (each item's value rounded at the metric's
+        # scale), which can differ from the float sums the bands are checked on
         return None, "breaks a band in float arithmetic"
     return out, res.status.value
 

@@ -264,8 +264,7 @@ def _cheaper(p: ProblemData, a: I64, items: I64, reps: I64) -> bool:
 
 def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
               free_share: float, per_item: int, time_limit: float, seed: int, gap: float,
-              cancel: CancelToken | None, max_solutions: int | None = None
-              ) -> tuple[tuple[I64, I64] | None, bool]:
+              cancel: CancelToken | None) -> tuple[tuple[I64, I64] | None, bool]:
     """One restricted MIP over a pool: ``(items, reps)`` of its plan (or ``None``), and
     whether the MIP closed its gap. ``time_limit`` counts the restriction's set-up too (a
     few sorts over a 1.5M-pair pool take a second or two)."""
@@ -295,7 +294,7 @@ def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
     keep = np.where(free[it], is_start | (xs > 1e-6) | (rank < per_item), is_start)
     chosen, status = pool_mip(p, pairs[keep], items, reps, start,
                               max(end - time.perf_counter(), 0.02), seed=seed,
-                              gap=gap, cancel=cancel, max_solutions=max_solutions)
+                              gap=gap, cancel=cancel)
     closed = status == "Optimal"
     if chosen is None:
         return None, closed
