@@ -439,7 +439,13 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
     up to ``min_pairs`` pairs (those the pool MIP polish re-solves whole) and above
     :data:`MERGE_MAX_COLS` columns are skipped. Returns the merges applied."""
     p = state.p
-    pools = pool_pairs(p)
+    # a pool has at least one column per item: pools with more items than MERGE_MAX_COLS are
+    # out before any O(pairs) work (a 1M book's pools hold ~100k items and ~2M pairs each)
+    n_items = np.bincount(p.item_pool[p.item_pool >= 0], minlength=p.n_pools)
+    if not np.any((n_items > 0) & (n_items <= MERGE_MAX_COLS)):
+        return 0
+    pools = [pp for pp in pool_pairs(p)
+             if len(pp) > min_pairs and n_items[p.item_pool[p.pair_item[pp[0]]]] <= MERGE_MAX_COLS]
     ids = [int(p.item_pool[p.pair_item[pp[0]]]) for pp in pools]
     lp = (np.asarray([float(p.pair_cost[pp] @ x[pp]) for pp in pools]) if x is not None
           else np.asarray([float(np.minimum.reduceat(
@@ -447,8 +453,7 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
           ).sum()) for pp in pools]))
     per_item = 0 if x is not None else MERGE_PER_ITEM
     cols = [merge_columns(p, pp, state.a, x, per_item) for pp in pools]
-    live = [i for i in range(len(pools))
-            if len(pools[i]) > min_pairs and 0 < len(cols[i]) <= MERGE_MAX_COLS]
+    live = [i for i in range(len(pools)) if 0 < len(cols[i]) <= MERGE_MAX_COLS]
     applied = 0
     while live and not should_stop():
         left = deadline - time.perf_counter()
