@@ -156,6 +156,13 @@ def _pool_view(pp: PoolProblem) -> ProblemData:
                                rep_pool=_ro(rep_pool))
 
 
+def pool_view(problem: ProblemData, pool: int) -> tuple[PoolProblem, ProblemData]:
+    """Pool ``pool`` of ``problem`` on its own: the :class:`PoolProblem` (maps to the parent)
+    and its view with the reps of other pools neutralised (:func:`_pool_view`)."""
+    sub = subproblem(problem, np.flatnonzero(problem.item_pool == pool).astype(np.int64), pool)
+    return sub, _pool_view(sub)
+
+
 def _solve_job(job: tuple[ProblemData, str, int, SolveOptions]) -> SolveResult:
     problem, backend, seed, options = job
     from terraplan.solvers import get_backend

@@ -452,8 +452,7 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
               p.pair_cost[pp], np.flatnonzero(np.r_[True, np.diff(p.pair_item[pp]) != 0])
           ).sum()) for pp in pools]))
     per_item = 0 if x is not None else MERGE_PER_ITEM
-    cols = [merge_columns(p, pp, state.a, x, per_item) for pp in pools]
-    live = [i for i in range(len(pools)) if 0 < len(cols[i]) <= MERGE_MAX_COLS]
+    live = list(range(len(pools)))
     applied = 0
     while live and not should_stop():
         left = deadline - time.perf_counter()
@@ -476,8 +475,12 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
         share = 1.0 / len(live) if bad[ids[i]] else above[i] / sum(above[j] for j in live)
         t = min(max(left * share, MERGE_MIN_SECONDS), MERGE_MAX_SECONDS, left)
         c0 = cost[ids[i]]
-        ok = solve_cpsat_merge(state, ids[i], merge_columns(p, pools[i], state.a, x, per_item),
-                               t, seed=seed, threads=threads, cancel=cancel)
+        cols = merge_columns(p, pools[i], state.a, x, per_item)
+        if len(cols) > MERGE_MAX_COLS:
+            live.remove(i)
+            continue
+        ok = solve_cpsat_merge(state, ids[i], cols, t, seed=seed, threads=threads,
+                               cancel=cancel)
         log.info("merge pool %d (%.1f s): %s, %.4g -> %.4g (LP %.4g)", ids[i], t,
                  "applied" if ok else "no better plan", c0,
                  float(p.pair_cost[state.pair[p.item_pool == ids[i]]].sum()), lp[i])

@@ -33,6 +33,16 @@ MIP_HEURISTIC_EFFORT = 0.3
 MIP_ROW_MARGIN = 2e-6
 
 
+def rank_within(groups: npt.NDArray[np.integer], keys: tuple[npt.NDArray, ...]
+                ) -> tuple[I64, I64]:
+    """Order of the rows sorted by ``groups`` then ``keys`` and each row's rank in its group
+    (row ``order[j]`` is the ``rank[j]``-th of its group)."""
+    order = np.lexsort((*keys[::-1], groups))
+    g = groups[order]
+    rank = np.arange(len(order)) - np.searchsorted(g, g, side="left")
+    return order.astype(np.int64), rank.astype(np.int64)
+
+
 def pool_pairs(p: ProblemData) -> list[I64]:
     """Pair indices of each pool (pools with at least one pair)."""
     pool = p.item_pool[p.pair_item]
@@ -124,9 +134,8 @@ def neighbour_reps(state: SearchState, r: int, size: int) -> I64:
     idx = _item_pairs(p, np.flatnonzero(state.a == r))
     idx = idx[p.indices[idx] != r]
     if len(idx):
-        o = np.lexsort((p.pair_cost[idx], p.pair_item[idx]))
-        it = p.pair_item[idx[o]]
-        top = idx[o][(np.arange(len(o)) - np.searchsorted(it, it, side="left")) < 2]
+        o, rank = rank_within(p.pair_item[idx], (p.pair_cost[idx],))
+        top = idx[o][rank < 2]
         np.add.at(near, p.indices[top].astype(np.int64), 1.0)
     into = np.flatnonzero(p.indices == r)
     into = into[p.pair_cost[into] < p.pair_cost[state.pair[p.pair_item[into]]]]
@@ -183,9 +192,7 @@ def merge_columns(p: ProblemData, pairs: I64, a: I64, x: npt.NDArray[np.float64]
     if x is not None:
         keep[pairs[x[pairs] > 1e-6]] = True
     if per_item > 0:
-        order = np.lexsort((p.pair_cost[pairs], p.pair_item[pairs]))
-        it = p.pair_item[pairs][order]
-        rank = np.arange(len(order)) - np.searchsorted(it, it, side="left")
+        order, rank = rank_within(p.pair_item[pairs], (p.pair_cost[pairs],))
         keep[pairs[order[rank < per_item]]] = True
     return np.flatnonzero(keep).astype(np.int64)
 
@@ -219,32 +226,43 @@ def cpsat_over_columns(p: ProblemData, cols: npt.NDArray[np.bool_], hint: I64,
     return out, res.status.value
 
 
+def cpsat_pool(p: ProblemData, pool: int, cols: I64, hint: I64, time_limit: float, *,
+               seed: int = 0, threads: int = 1,
+               cancel: CancelToken | None = None) -> tuple[I64, I64] | None:
+    """Pool ``pool`` re-solved by CP-SAT (:func:`cpsat_over_columns` on the pool's view, every
+    rule of the pool) over the parent pairs ``cols`` (each item of the pool needs one), hinted
+    with the item assignment ``hint``: ``(items, reps)`` of its plan, or ``None``."""
+    from terraplan.solvers.decompose import pool_view
+
+    if time_limit <= 0.05:
+        return None
+    sub, view = pool_view(p, pool)
+    if not len(sub.items):
+        return None
+    local, _ = cpsat_over_columns(view, np.isin(sub.pairs, cols), hint[sub.items], time_limit,
+                                  seed=seed, threads=threads, cancel=cancel)
+    return None if local is None else (sub.items, local)
+
+
 def solve_cpsat_merge(state: SearchState, pool: int, cols: I64, time_limit: float, *,
                       seed: int = 0, threads: int = 1,
                       cancel: CancelToken | None = None) -> bool:
     """Re-solve pool ``pool`` by CP-SAT over the columns ``cols`` (its items' pairs to keep,
-    each item's current one among them), hinted with the current plan; apply the result when
-    it lowers (violation, cost). Every rule of the pool is in the model (the CP-SAT backend's
-    own, on the pool's sub-problem); global rules are re-checked by the search state.
+    each item's current one among them), hinted with the current plan (:func:`cpsat_pool`);
+    apply the result when it lowers (violation, cost): global rules are re-checked by the
+    search state.
 
     Lumpy pools (a few dozen accounts per rep, each worth several percent of a rep's target)
     are where the local search stops far above the LP: a better plan needs many accounts to
-    trade places at once under two ±3 % bands. HiGHS' MIP over the same few columns per item
-    returned its hint unchanged in 20 s at 100k; CP-SAT's LNS takes pool 9 of the 100k seed-1
-    book from 42 % to 9.5 % over its LP in that time (over the current plan's and the LP's
-    columns only; 22 % with each item's three cheapest pairs as well).
+    trade places at once under two ±3 % bands. HiGHS' MIP over the current plan's and the LP's
+    columns returned its hint unchanged in 5 s at 100k (and in 20 s with each item's three
+    cheapest pairs added); CP-SAT takes pool 9 of the 100k seed-1 book from 42 % to 9.5 % over
+    its LP in 20 s over those columns (22 % with the three cheapest pairs as well).
     """
-    from terraplan.solvers.decompose import _pool_view, subproblem
-
-    p = state.p
-    items = np.flatnonzero(p.item_pool == pool).astype(np.int64)
-    if not len(items) or time_limit <= 0.05:
-        return False
-    sub = subproblem(p, items, pool)
-    local, _ = cpsat_over_columns(_pool_view(sub), np.isin(sub.pairs, cols), state.a[items],
-                                  time_limit, seed=seed, threads=threads, cancel=cancel)
-    if local is None:
+    got = cpsat_pool(state.p, pool, cols, state.a, time_limit, seed=seed, threads=threads,
+                     cancel=cancel)
+    if got is None:
         return False
     a = state.a.copy()
-    a[items] = local
-    return _apply_if_better(state, p.pair_index(a)[items].astype(np.int64))
+    a[got[0]] = got[1]
+    return _apply_if_better(state, state.p.pair_index(a)[got[0]].astype(np.int64))

@@ -45,7 +45,7 @@ import numpy.typing as npt
 
 from terraplan.problem import ProblemData
 from terraplan.solvers.base import CancelToken
-from terraplan.solvers.heuristic.polish import cpsat_over_columns, pool_mip, pool_pairs
+from terraplan.solvers.heuristic.polish import cpsat_pool, merge_columns, pool_mip, pool_pairs
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,9 @@ LOOSE_PER_ITEM = 10
 LOOSE_ITEMS_PER_REP = 100
 
 #: Share of a lumpy pool's last attempt for HiGHS' unrestricted MIP (the rest: CP-SAT's merge
-#: from its plan), and the seconds the merge needs at least to run
+#: from its plan), and the seconds the merge or a pool's search needs at least to run
 LOOSE_MIP_SHARE = 0.4
-MERGE_MIN_SECONDS = 0.5
+MIN_STAGE_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,31 +198,25 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
 def _merge(p: ProblemData, pairs: I64, x: F64, hint: I64, got: tuple[I64, I64],
            deadline: float, seed: int, cancel: CancelToken | None) -> tuple[I64, I64]:
     """The rounded plan ``got`` (items, reps) of the pool of ``pairs`` improved by CP-SAT
-    (:func:`.polish.cpsat_over_columns`, every rule of the pool) over its own pairs and the
+    (:func:`.polish.cpsat_pool`, every rule of the pool) over its own pairs and the
     pairs the LP uses, until ``deadline``; ``got`` itself when CP-SAT finds nothing cheaper.
 
     On the 100k seed-1 book, pool by pool alone: HiGHS for 4 s then CP-SAT for 6 s leaves the
     five lumpy pools 13.1, 2.8, 8.1, 1.8 and 19.8 % over their LP; HiGHS alone for 10 s left
     the small three 7.5, 8.0 and 4.6 % over, and the two large ones stay at 31 and 51 % (its
     first plans) for 4 s and at 22-27 and 45 % after 12 s."""
-    from terraplan.solvers.decompose import _pool_view, subproblem
-
     items, reps = got
     left = deadline - time.perf_counter()
-    if left < MERGE_MIN_SECONDS or (cancel is not None and cancel.cancelled):
+    if left < MIN_STAGE_SECONDS or (cancel is not None and cancel.cancelled):
         return got
     a = hint.copy()
     a[items] = reps
-    pool_items = np.unique(p.pair_item[pairs]).astype(np.int64)
-    cols = np.zeros(p.n_pairs, dtype=bool)
-    cols[p.pair_index(a)[pool_items]] = True
-    cols[pairs[x[pairs] > 1e-6]] = True
-    sub = subproblem(p, pool_items, int(p.item_pool[pool_items[0]]))
-    local, _ = cpsat_over_columns(_pool_view(sub), cols[sub.pairs], a[pool_items], left,
-                                  seed=seed, threads=2, cancel=cancel)
-    if local is None or not _cheaper(p, a, pool_items, local):
+    pool = int(p.item_pool[items[0]])
+    better = cpsat_pool(p, pool, merge_columns(p, pairs, a, x, 0), a, left, seed=seed,
+                        threads=2, cancel=cancel)
+    if better is None or not _cheaper(p, a, *better):
         return got
-    return pool_items, local
+    return better
 
 
 def _search_pool(p: ProblemData, pairs: I64, hint: I64, deadline: float, seed: int,
@@ -230,14 +224,14 @@ def _search_pool(p: ProblemData, pairs: I64, hint: I64, deadline: float, seed: i
     """The local search (:class:`.search.Search`) on the pool of ``pairs`` alone, from ``hint``
     (an item off its candidates starts on its first one), until ``deadline``: ``(items, reps)``
     when it lowered the pool's violation, else ``None``."""
-    from terraplan.solvers.decompose import _pool_view, subproblem
+    from terraplan.solvers.decompose import pool_view
     from terraplan.solvers.heuristic.search import Search
     from terraplan.solvers.heuristic.state import V_EPS, SearchState
 
-    if deadline - time.perf_counter() < MERGE_MIN_SECONDS:
+    if deadline - time.perf_counter() < MIN_STAGE_SECONDS:
         return None
-    items = np.unique(p.pair_item[pairs]).astype(np.int64)
-    view = _pool_view(subproblem(p, items, int(p.item_pool[items[0]])))
+    sub, view = pool_view(p, int(p.item_pool[p.pair_item[pairs[0]]]))
+    items = sub.items
     local = hint[items].astype(np.int64)
     off = view.pair_index(local) < 0
     local[off] = view.indices[view.indptr[:-1][off]]
