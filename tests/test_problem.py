@@ -144,11 +144,12 @@ def test_spec_errors_name_the_missing_data() -> None:
 
 def test_max_candidates_keeps_the_current_owner_and_the_nearest() -> None:
     roster = two_reps(r3={"home": Point(5, 0)})
-    p = compile(sc(roster=roster), max_candidates=1)
+    p = compile(sc(roster=roster), max_candidates=1, rep_cover=0)
     # a1 (owner r1, nearest r1) keeps 1 rep; a3 at x = 2: owner r1 plus nothing else
     assert p.candidates(0).tolist() == [0]
     assert p.candidates(2).tolist() == [0]
-    p2 = compile(sc(roster=roster, book=line_book(current_owner={3: "r1"})), max_candidates=1)
+    p2 = compile(sc(roster=roster, book=line_book(current_owner={3: "r1"})), max_candidates=1,
+                 rep_cover=0)
     assert p2.candidates(3).tolist() == [0]  # owner kept even though r2/r3 are nearer
     assert compile(sc(roster=roster), max_candidates=3).n_pairs == 18
 
@@ -206,3 +207,32 @@ def test_kdtree_preselection_matches_brute_force(coord: str, monkeypatch) -> Non
     np.testing.assert_array_equal(fast.indices, slow.indices)
     np.testing.assert_allclose(fast.pair_cost, slow.pair_cost)
     assert fast.stats["pairs_before_filters"] < slow.stats["pairs_before_filters"]
+
+
+def test_max_candidates_keeps_a_balanced_cover() -> None:
+    """The K nearest reps per account alone can make the bands unreachable; the balanced
+    cover (an aggregated LP's shares, each rep's nearest accounts) keeps the cut feasible."""
+    from terraplan.io.generator import generate_book
+    from terraplan.solvers.bounds import lp_bound
+
+    g = generate_book(2000, 40, seed=1)
+    s = Scenario(spec({"balance": [{"metric": "potential", "tolerance": 0.03},
+                                   {"metric": "workload", "tolerance": 0.03}]}),
+                 g.accounts, g.reps)
+    bare = compile(s, max_candidates=2, rep_cover=0)
+    covered = compile(s, max_candidates=2)
+    full = compile(s)
+    assert lp_bound(bare, time_limit=60, max_pairs=10**8).infeasible
+    lp = lp_bound(covered, time_limit=60, max_pairs=10**8)
+    lp_full = lp_bound(full, time_limit=60, max_pairs=10**8)
+    assert lp.optimal and not lp.infeasible
+    assert lp_full.value <= lp.value * (1 + 1e-9)
+    # the cover only adds pairs: every pair of the bare cut is kept, every kept pair is a real
+    # (eligible, unfiltered) pair with the same cost
+    assert bare.n_pairs < covered.n_pairs < full.n_pairs
+    assert np.all(covered.pair_lookup(bare.pair_item, bare.indices) >= 0)
+    pos = full.pair_lookup(covered.pair_item, covered.indices)
+    assert np.all(pos >= 0)
+    np.testing.assert_allclose(full.pair_cost[pos], covered.pair_cost)
+    with pytest.raises(ParameterError, match="rep_cover"):
+        compile(s, max_candidates=2, rep_cover=-1.0)

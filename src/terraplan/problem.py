@@ -552,11 +552,132 @@ def _has(book: object, account_id: str) -> bool:
 #: Pre-select max_candidates with a k-d tree (False forces the brute-force path; tests compare).
 _USE_KDTREE = True
 
+#: With ``max_candidates``, each rep also keeps ``REP_COVER`` times the accounts an aggregated
+#: balanced plan gives it, its nearest ones (:func:`_balanced_cover`).
+REP_COVER = 3.0
+
+
+def _balanced_cover(pts: tuple[F64, F64], f: _Front, K: int, m: int, metric: F64,
+                    lower: F64, upper: F64, factor: float = REP_COVER,
+                    buckets: int = 10) -> I64:
+    """Pairs the top-K cut keeps anyway, so the cut problem still has balanced plans (sorted
+    unique keys ``item·(m + 1) + rep``).
+
+    Per pool, the items of each class row with more than ``K`` reps are bucketed by the ratio
+    of their first two band metrics (deciles; one bucket per class with a single metric) and an
+    *aggregated* LP splits every bucket in fractions ``y[b, r]`` over the class's reps so that
+    each rep's share of the buckets meets its bands (``metric``: one row per band, ``lower`` /
+    ``upper``: ``(bands, m)``; capacity is one of the bands), elastic so that it always solves.
+    Each rep then keeps, of every bucket it has a share of, its ``ceil(factor · y · |b|)``
+    nearest items (k-d tree over the bucket). Taking a fraction of a bucket that is homogeneous
+    in the metrics' ratio is what the aggregated LP does, so the cut problem keeps close to that
+    fractional plan.
+
+    Why: the K nearest reps per account alone can strand a rep whose accounts all have K nearer
+    reps, or a set of reps whose accounts are all of one metric mix; at 1M accounts × 2,000 reps
+    with K = 20 and ±3 % bands, 17 reps could not reach their lower potential band with every
+    candidate they had and pools of every size had infeasible LP relaxations.
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+    from scipy.spatial import cKDTree
+
+    acc_pts, rep_pts = pts
+    rep_ok = np.all(np.isfinite(rep_pts), axis=1)
+    q_pts = acc_pts[f.item_root]
+    q_ok = np.all(np.isfinite(q_pts), axis=1)
+    bands = metric.shape[0]
+    if len(f.item_root) == 0 or bands == 0:
+        return np.zeros(0, np.int64)
+    ratio = (metric[1] / np.maximum(metric[0], 1e-12) if bands > 1
+             else np.zeros(len(f.item_root)))
+    keys: list[I64] = []
+    row_deg = np.diff(f.row_ptr)
+    for q in range(f.n_pools):
+        # every item of the pool counts towards the bands; only located items of rows with
+        # more than K reps get cover pairs (the others keep every pair anyway)
+        its = np.flatnonzero(f.item_pool == q)
+        if not np.any((row_deg[f.item_cls[its]] > K) & q_ok[its]):
+            continue
+        # buckets: (class, ratio decile)
+        its = its[np.lexsort((ratio[its], f.item_cls[its]))]
+        cls = f.item_cls[its]
+        starts = np.flatnonzero(np.r_[True, cls[1:] != cls[:-1]])
+        ends = np.r_[starts[1:], len(its)]
+        bucket = np.empty(len(its), dtype=np.int64)
+        n_b = 0
+        for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+            nb = min(buckets if bands > 1 else 1, hi - lo)
+            bucket[lo:hi] = n_b + (np.arange(hi - lo) * nb) // (hi - lo)
+            n_b += nb
+        b_cls = np.empty(n_b, dtype=np.int64)
+        b_cls[bucket] = cls
+        b_metric = np.vstack([np.bincount(bucket, weights=metric[i][its], minlength=n_b)
+                              for i in range(bands)])
+        reps = np.flatnonzero(f.rep_pool == q)
+        if not len(reps):
+            continue
+        rpos = np.full(m, -1, dtype=np.int64)
+        rpos[reps] = np.arange(len(reps))
+        # columns: (bucket, rep) for every rep of the bucket's class row in this pool
+        deg = row_deg[b_cls]
+        col_b = np.repeat(np.arange(n_b), deg)
+        off = np.arange(len(col_b)) - np.repeat(np.cumsum(deg) - deg, deg)
+        col_r = rpos[f.row_reps[f.row_ptr[b_cls][col_b] + off]]
+        keep = col_r >= 0
+        col_b, col_r = col_b[keep], col_r[keep]
+        nv, nr = len(col_b), len(reps)
+        # rows: per band and rep, metric ≤ upper + slack·|upper| and −metric ≤ −lower + slack
+        lo_r, hi_r = lower[:, reps], upper[:, reps]
+        r_i: list[I64] = []
+        c_i: list[I64] = []
+        v_i: list[F64] = []
+        rhs: list[F64] = []
+        row = 0
+        for i in range(bands):
+            for sign, bound in ((1.0, hi_r[i]), (-1.0, -lo_r[i])):
+                fin = np.isfinite(bound)
+                r_i += [row + col_r, row + np.arange(nr)]
+                c_i += [np.arange(nv), nv + row + np.arange(nr)]
+                v_i += [sign * b_metric[i][col_b],
+                        -np.maximum(np.abs(np.where(fin, bound, 0.0)), 1.0)]
+                rhs.append(np.where(fin, bound, 1e30))
+                row += nr
+        A_ub = coo_matrix((np.concatenate(v_i), (np.concatenate(r_i), np.concatenate(c_i))),
+                          shape=(row, nv + row)).tocsr()
+        A_eq = coo_matrix((np.ones(nv), (col_b, np.arange(nv))), shape=(n_b, nv + row)).tocsr()
+        res = linprog(np.r_[np.zeros(nv), np.ones(row)], A_ub=A_ub, b_ub=np.concatenate(rhs),
+                      A_eq=A_eq, b_eq=np.ones(n_b), bounds=(0, None), method="highs")
+        if res.status != 0 or res.x is None:
+            continue
+        y = res.x[:nv]
+        b_start = np.r_[0, np.cumsum(np.bincount(bucket, minlength=n_b))]
+        tree, tree_b = None, -1
+        for j in np.flatnonzero((y > 1e-9) & (row_deg[b_cls[col_b]] > K)).tolist():
+            bj, r = int(col_b[j]), int(reps[col_r[j]])  # col_b ascending: a tree per bucket
+            members = its[b_start[bj]:b_start[bj + 1]]
+            members = members[q_ok[members]]
+            if not len(members):
+                continue
+            n_near = min(math.ceil(factor * y[j] * len(members)), len(members))
+            if not rep_ok[r]:
+                near = members[:n_near]
+            else:
+                if tree_b != bj:
+                    tree, tree_b = cKDTree(q_pts[members]), bj
+                assert tree is not None
+                _, idx = tree.query(rep_pts[r], k=n_near)
+                near = members[np.atleast_1d(np.asarray(idx, dtype=np.int64))]
+            keys.append(near * (m + 1) + r)
+    return np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
+
 
 def _nearest_candidates(pts: tuple[F64, F64], row_ptr: I64, row_reps: I32, item_cls: I64,
-                        item_root: I64, item_owner: I32, K: int, m: int) -> tuple[I64, I32]:
+                        item_root: I64, item_owner: I32, K: int, m: int,
+                        cover: I64 | None = None) -> tuple[I64, I32]:
     """Per item: the K reps of its class row nearest to its root account (k-d tree over rep
-    homes), plus its current owner when allowed, plus reps without a home; every rep of the row
+    homes), plus its current owner when allowed, plus reps without a home, plus the pairs of
+    ``cover`` (keys ``item·(m + 1) + rep``, see :func:`_balanced_cover`); every rep of the row
     for an item without a location. CSR (ptr, reps), reps ascending per item.
 
     This only pre-selects: :func:`compile` then costs these pairs exactly and keeps the owner
@@ -604,6 +725,9 @@ def _nearest_candidates(pts: tuple[F64, F64], row_ptr: I64, row_reps: I32, item_
         has = (own >= 0) & allowed[np.maximum(own, 0)]
         out_i.append(its[has])
         out_r.append(own[has])
+    if cover is not None and len(cover):
+        out_i.append(cover // (m + 1))
+        out_r.append(cover % (m + 1))
     ii = np.concatenate(out_i) if out_i else np.zeros(0, np.int64)
     rr = np.concatenate(out_r) if out_r else np.zeros(0, np.int64)
     key = np.sort(ii * (m + 1) + rr)
@@ -767,7 +891,7 @@ class _PairStream:
     into preallocated arrays (untouched tail pages of those never become resident)."""
 
     def __init__(self, scenario: Scenario, f: _Front, max_candidates: int | None,
-                 only: B | None = None) -> None:
+                 only: B | None = None, cover: I64 | None = None) -> None:
         book, rules = scenario.accounts, scenario.spec.rules
         cont = rules.continuity
         n, m = len(book), len(scenario.reps)
@@ -791,13 +915,18 @@ class _PairStream:
         if only is not None:  # a subset of the items: the others get no pair
             deg = np.where(only, deg, 0)
         self.pre: tuple[I64, I32] | None = None
+        self.m = m
         pts = self.oracle.points()
+        # pairs kept whatever the top-K cut (see _balanced_cover)
+        self.cover = cover if max_candidates is not None else None
         if max_candidates is not None and pts is not None and k and _USE_KDTREE:
             self.pre = _nearest_candidates(pts, f.row_ptr, f.row_reps, f.item_cls, f.item_root,
-                                           self.item_owner, max_candidates, m)
+                                           self.item_owner, max_candidates, m, self.cover)
             deg = np.diff(self.pre[0])
         self.deg = deg
         cap = np.minimum(deg, max_candidates) if max_candidates is not None else deg
+        if self.cover is not None and len(self.cover):
+            cap = cap + np.bincount(self.cover // (m + 1), minlength=k)
         self.capacity = int(cap.sum()) if k else 0
         # chunks of about _CHUNK member-pairs bound the temporaries at any book size
         work = np.cumsum(deg * self.item_size) if k else np.zeros(0, np.int64)
@@ -875,6 +1004,10 @@ class _PairStream:
         if self.K is not None and len(sel):
             # keep each item's current owner plus its K nearest reps (by travel, then rep index)
             top = _top_k(p_item[sel], p_rep[sel], tr_sel, self.item_owner, self.K)
+            if self.cover is not None and len(self.cover):
+                key = p_item[sel].astype(np.int64) * (self.m + 1) + p_rep[sel]
+                pos = np.minimum(np.searchsorted(self.cover, key), len(self.cover) - 1)
+                top |= self.cover[pos] == key
             sel, tr_sel = sel[top], tr_sel[top]
         moved_sel = moved[sel] if single else np.rint(moved[sel])
         return (p_item[sel].astype(np.int32), p_rep[sel].astype(np.int32, copy=False), tr_sel,
@@ -959,6 +1092,22 @@ def dropped_pairs(problem: ProblemData) -> DroppedPairs:
     if problem.n_pairs:
         dear[has] = np.maximum.reduceat(np.where(other, problem.pair_cost, 0.0),
                                         problem.indptr[:-1][has])
+    if floors_ok and len(items):
+        # items holding rep-cover pairs (REP_COVER) beyond the top-K: the cut kept their
+        # K − [owner kept] nearest other reps, so the floor is the cost of the last of those
+        K = int(problem.stats["max_candidates"])
+        n_other = np.bincount(problem.pair_item[other], minlength=k)
+        top = K - (kept - n_other)
+        over = n_other > top
+        dear[over & (top <= 0)] = 0.0
+        sel = np.flatnonzero(other & (over & (top > 0))[problem.pair_item])
+        if len(sel):
+            it = problem.pair_item[sel]
+            o = np.lexsort((problem.pair_cost[sel], it))
+            first = np.searchsorted(it[o], it[o], side="left")
+            rank = np.arange(len(o)) - first
+            hit = o[rank == top[it[o]] - 1]
+            dear[it[hit]] = problem.pair_cost[sel[hit]]
     floor = dear[items]
     floor -= 1e-9 * np.abs(floor)  # great-circle vs chord rounding in the nearest-rep search
     return DroppedPairs(items=items, floor=floor, row=f.item_cls[items], row_ptr=f.row_ptr,
@@ -966,14 +1115,17 @@ def dropped_pairs(problem: ProblemData) -> DroppedPairs:
 
 
 def compile(  # noqa: A001 - the documented public name
-    scenario: Scenario, *, max_candidates: int | None = None,
+    scenario: Scenario, *, max_candidates: int | None = None, rep_cover: float = REP_COVER,
 ) -> ProblemData:
     """Compile ``scenario`` into :class:`ProblemData` (see the module docstring for semantics).
 
     ``max_candidates`` keeps, per item, only its current owner and the ``K`` nearest allowed
     reps (by travel): an *approximation* for very large books (1M accounts × 2,000 reps have
-    ~185M eligible pairs). ``None`` (default) keeps every allowed pair, which exact backends
-    need to prove optimality of the real problem. Compilation runs in chunks of about
+    ~185M eligible pairs). With it, each rep also keeps its nearest accounts of the share an
+    aggregated balanced plan gives it, ``rep_cover`` times over (:func:`_balanced_cover`; needs
+    coordinates; 0 turns it off), so that the cut does not make the bands unreachable.
+    ``None`` (default) keeps every allowed pair, which exact backends need to prove optimality
+    of the real problem. Compilation runs in chunks of about
     :data:`_CHUNK` member-pairs written straight into the final arrays, so temporaries stay
     bounded (about 75 MB) and the peak is the compiled arrays plus one chunk; per-phase wall
     times are in ``stats`` (``compile_<phase>_s``).
@@ -986,6 +1138,9 @@ def compile(  # noqa: A001 - the documented public name
                                        or max_candidates < 1):
         raise ParameterError("The 'max_candidates' parameter of compile must be None or an int "
                              f">= 1. Got {max_candidates!r}.")
+    if not (isinstance(rep_cover, int | float) and math.isfinite(rep_cover) and rep_cover >= 0):
+        raise ParameterError("The 'rep_cover' parameter of compile must be a finite number "
+                             f">= 0. Got {rep_cover!r}.")
     spec = scenario.spec
     rules = spec.rules
     book, roster = scenario.accounts, scenario.reps
@@ -1002,37 +1157,6 @@ def compile(  # noqa: A001 - the documented public name
     owner, movable, lock, protected = f.owner, f.movable, f.lock, f.protected
     rep_pool, acc_pool, item_pool, n_pools = f.rep_pool, f.acc_pool, f.item_pool, f.n_pools
     ph.mark("items_pools")
-
-    # -- candidate pairs ------------------------------------------------------------------------
-    stream = _PairStream(scenario, f, max_candidates)
-    ph.mark("preselect")
-    # each chunk is written straight into arrays sized for the most pairs that can survive:
-    # no per-chunk parts kept alive, no concatenation, no dtype-conversion copies
-    room = stream.capacity
-    pair_item = np.empty(room, dtype=np.int32)
-    indices = np.empty(room, dtype=np.int32)
-    pair_travel = np.empty(room, dtype=np.float64)
-    pair_moved = np.empty(room, dtype=np.int64)
-    pair_moved_pot = np.empty(room, dtype=np.int64)
-    pair_units = np.empty(room, dtype=np.float64)
-    pair_cost = np.empty(room, dtype=np.float64)
-    pos, P0 = 0, 0
-    for c_it, c_rep, c_tr, c_mv, c_mp, c_un, c_pc in stream:
-        end = pos + len(c_it)
-        pair_item[pos:end], indices[pos:end], pair_travel[pos:end] = c_it, c_rep, c_tr
-        pair_moved[pos:end], pair_moved_pot[pos:end], pair_units[pos:end] = c_mv, c_mp, c_un
-        pair_cost[pos:end] = stream.cost(c_tr, c_un)
-        pos, P0 = end, P0 + c_pc
-    del stream
-    if pos < room:  # filters dropped pairs: trim (a copy only when much was dropped)
-        pair_item, indices, pair_travel, pair_moved, pair_moved_pot, pair_units, pair_cost = (
-            _trim(a, pos) for a in (pair_item, indices, pair_travel, pair_moved, pair_moved_pot,
-                                    pair_units, pair_cost))
-    indptr = np.zeros(k + 1, dtype=np.int64)
-    np.cumsum(np.bincount(pair_item, minlength=k), out=indptr[1:])
-    w_t, w_d = spec.objective.travel, spec.objective.disruption
-
-    ph.mark("pairs")
 
     # -- metrics ------------------------------------------------------------------------------
     names: list[str] = ["workload"]
@@ -1085,6 +1209,53 @@ def compile(  # noqa: A001 - the documented public name
     upper_int = np.floor(upper * sc + 1e-9).astype(np.int64)
 
     ph.mark("metrics_targets")
+
+    # -- candidate pairs ------------------------------------------------------------------------
+    # pairs the top-K cut keeps so that balanced plans survive it (coordinates only: a
+    # distance table has no nearest-item search)
+    cover = None
+    pts = _DistanceOracle(scenario).points() if max_candidates is not None else None
+    if pts is not None and rep_cover > 0 and k:
+        hard = [b_i for b_i, b in enumerate(rules.balance) if b.hard]
+        rows, lo, hi = [int(bq[b_i]) for b_i in hard], list(lower[hard]), list(upper[hard])
+        if rules.capacity and np.isfinite(cap).any():
+            rows.append(0)  # workload
+            lo.append(np.full(m, -np.inf))
+            hi.append(cap)
+        if rows:
+            assert max_candidates is not None
+            cover = _balanced_cover(pts, f, max_candidates, m, item_metric[rows],
+                                    np.vstack(lo), np.vstack(hi), rep_cover)
+        ph.mark("cover")
+    stream = _PairStream(scenario, f, max_candidates, cover=cover)
+    ph.mark("preselect")
+    # each chunk is written straight into arrays sized for the most pairs that can survive:
+    # no per-chunk parts kept alive, no concatenation, no dtype-conversion copies
+    room = stream.capacity
+    pair_item = np.empty(room, dtype=np.int32)
+    indices = np.empty(room, dtype=np.int32)
+    pair_travel = np.empty(room, dtype=np.float64)
+    pair_moved = np.empty(room, dtype=np.int64)
+    pair_moved_pot = np.empty(room, dtype=np.int64)
+    pair_units = np.empty(room, dtype=np.float64)
+    pair_cost = np.empty(room, dtype=np.float64)
+    pos, P0 = 0, 0
+    for c_it, c_rep, c_tr, c_mv, c_mp, c_un, c_pc in stream:
+        end = pos + len(c_it)
+        pair_item[pos:end], indices[pos:end], pair_travel[pos:end] = c_it, c_rep, c_tr
+        pair_moved[pos:end], pair_moved_pot[pos:end], pair_units[pos:end] = c_mv, c_mp, c_un
+        pair_cost[pos:end] = stream.cost(c_tr, c_un)
+        pos, P0 = end, P0 + c_pc
+    del stream
+    if pos < room:  # filters dropped pairs: trim (a copy only when much was dropped)
+        pair_item, indices, pair_travel, pair_moved, pair_moved_pot, pair_units, pair_cost = (
+            _trim(a, pos) for a in (pair_item, indices, pair_travel, pair_moved, pair_moved_pot,
+                                    pair_units, pair_cost))
+    indptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_item, minlength=k), out=indptr[1:])
+    w_t, w_d = spec.objective.travel, spec.objective.disruption
+
+    ph.mark("pairs")
 
     # per-item current-owner composition (movable owners only)
     mv = movable[item_members]
@@ -1166,6 +1337,7 @@ def compile(  # noqa: A001 - the documented public name
         stats={"pairs_before_filters": float(P0), "pairs": float(len(indices)),
                "pairs_eligible": float(np.diff(f.row_ptr)[f.item_cls].sum()) if k else 0.0,
                "max_candidates": float(max_candidates or 0),
+               "rep_cover": float(rep_cover) if max_candidates else 0.0,
                "protected_accounts": float(protected.sum()), **ph.times},
     )
 
