@@ -236,3 +236,24 @@ def test_max_candidates_keeps_a_balanced_cover() -> None:
     np.testing.assert_allclose(full.pair_cost[pos], covered.pair_cost)
     with pytest.raises(ParameterError, match="rep_cover"):
         compile(s, max_candidates=2, rep_cover=-1.0)
+
+
+def test_books_scenarios_and_problems_pickle() -> None:
+    """Process pools and Dask workers receive pool problems by pickle."""
+    import pickle
+
+    from terraplan.io.generator import generate_book
+
+    g = generate_book(400, 8, seed=3)
+    s = Scenario(spec({"balance": [{"metric": "potential", "tolerance": 0.2}]}),
+                 g.accounts, g.reps)
+    p = compile(s)
+    q = pickle.loads(pickle.dumps(p))
+    assert q.scenario.accounts.ids.tolist() == g.accounts.ids.tolist()
+    assert not q.scenario.accounts.potential.flags.writeable
+    assert q.scenario.accounts.index_of(str(g.accounts.ids[7])) == 7
+    np.testing.assert_array_equal(q.indices, p.indices)
+    np.testing.assert_array_equal(q.pair_cost, p.pair_cost)
+    a = p.indices[p.indptr[:-1]]
+    assert objective(q, a) == objective(p, a)
+    assert hard_violations(q, a) == hard_violations(p, a)

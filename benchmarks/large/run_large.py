@@ -51,7 +51,7 @@ from terraplan.problem import compile, decode
 from terraplan.solvers import SolveOptions, solve
 from terraplan.solvers.base import Progress, relative_gap
 from terraplan.solvers.bounds import lagrangian_bound, lp_bound
-from terraplan.solvers.decompose import full_lagrangian_bound
+from terraplan.solvers.decompose import full_lagrangian_bound, solve_decomposed
 
 GB = 1024 ** 3
 
@@ -144,6 +144,9 @@ def main() -> None:
     ap.add_argument("--mmap-threshold", action="store_true")
     ap.add_argument("--lp-bound", action="store_true", help="also solve the full LP bound")
     ap.add_argument("--rebalance", action="store_true", help="also rebalance one departure")
+    ap.add_argument("--pool-workers", type=int, default=0,
+                    help="solve the eligibility pools in this many processes at once "
+                         "(solve_decomposed, one thread each; no progress rows)")
     args = ap.parse_args()
     mmap = set_mmap_threshold(1 << 20) if args.mmap_threshold else False
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -190,8 +193,17 @@ def main() -> None:
                     message=ev.message)
 
     t = time.perf_counter()
-    r = solve(p, backend="heuristic", seed=args.seed, callbacks=[progress],
-              options=SolveOptions(time_limit=args.time_limit), explain=False, conflicts=False)
+    if args.pool_workers > 0:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.pool_workers) as ex:
+            r = solve_decomposed(p, backend="heuristic", seed=args.seed, mapper=ex.map,
+                                 workers=args.pool_workers,
+                                 options=SolveOptions(time_limit=args.time_limit, threads=1))
+    else:
+        r = solve(p, backend="heuristic", seed=args.seed, callbacks=[progress],
+                  options=SolveOptions(time_limit=args.time_limit), explain=False,
+                  conflicts=False)
     wall = time.perf_counter() - t
     restricted = args.max_candidates is not None
     solve_row = {"status": r.status.value, "objective": r.objective,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from terraplan.domain import Scenario, ScenarioSpec
+from terraplan.errors import ParameterError
 from terraplan.io.generator import generate_book
 from terraplan.problem import compile, hard_violations, objective
 from terraplan.solvers import SolveOptions
@@ -59,3 +60,23 @@ def test_exact_backends_solve_each_pool_view(problem, backend) -> None:  # type:
     ia = problem.item_assignment(res.assignment)
     assert hard_violations(problem, ia) == []
     assert res.objective == pytest.approx(objective(problem, ia))
+
+
+def test_workers_share_the_limit_largest_pool_first(problem) -> None:  # type: ignore[no-untyped-def]
+    seen: list[tuple[int, float]] = []
+
+    def mapper(fn, jobs):  # type: ignore[no-untyped-def]
+        for job in jobs:
+            seen.append((job[0].n_pairs, job[3].time_limit))
+            yield fn(job)
+
+    res = solve_decomposed(problem, options=SolveOptions(time_limit=4.0), mapper=mapper,
+                           workers=2)
+    assert res.status.has_plan, res.message
+    assert hard_violations(problem, problem.item_assignment(res.assignment)) == []
+    sizes = [n for n, _ in seen]
+    assert len(seen) == problem.n_pools and sizes == sorted(sizes, reverse=True)
+    for n, tl in seen:  # two at once: twice the pair share, never above the limit
+        assert tl == pytest.approx(4.0 * min(1.0, max(2 * n / problem.n_pairs, 0.01)))
+    with pytest.raises(ParameterError, match="workers"):
+        solve_decomposed(problem, workers=0)

@@ -8,7 +8,7 @@ the row view used by tests, explanations and small programs.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
 import numpy as np
@@ -99,6 +99,14 @@ class AccountBook:
                   self.parent, self.pipeline, *self.extra.values()):
             a.flags.writeable = False
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:
+        """Pickle support (process pools, Dask workers): ``extra`` is a read-only view, which
+        does not pickle, so the book is rebuilt from its columns on load."""
+        cols: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)
+                                   if f.name != "_index"}
+        cols["extra"] = dict(self.extra)
+        return _book_from_columns, (cols,)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -224,6 +232,11 @@ class AccountBook:
             extra={k: v[idx].copy() for k, v in self.extra.items()},
             coord_system=self.coord_system,
         )
+
+
+def _book_from_columns(cols: dict[str, object]) -> AccountBook:
+    """Unpickle an :class:`AccountBook` (see ``AccountBook.__reduce__``)."""
+    return AccountBook(**cols)  # type: ignore[arg-type]
 
 
 __all__ = ["Account", "AccountBook", "BUILTIN_METRICS", "frozen"]

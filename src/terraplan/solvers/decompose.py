@@ -179,11 +179,15 @@ def solve_decomposed(
     seed: int = 0,
     options: SolveOptions = SolveOptions(),
     mapper: Mapper | None = None,
+    workers: int | None = None,
 ) -> SolveResult:
     """Solve pool by pool with ``backend`` and merge (see the module docstring).
 
-    Each pool gets the full ``options.time_limit`` when pools run in parallel; with the default
-    sequential ``map`` the limit is shared in proportion to each pool's candidate pairs.
+    Time: with ``workers`` pools solved at once, pool ``i`` gets ``min(T, T · workers ·
+    pairs_i / pairs)`` of the limit ``T``, and the pools are handed to ``mapper`` largest
+    first, so an executor with that many workers ends in about ``T``. ``workers`` defaults to 1
+    with the sequential ``map`` (the limit shared in proportion to each pool's candidate pairs)
+    and to one per pool with a ``mapper`` (each pool gets the whole limit, as on a cluster).
     The merged plan is re-checked on the whole problem; the bound is the sum of pool bounds
     (``None`` if any pool has none).
     """
@@ -198,13 +202,19 @@ def solve_decomposed(
                              f"{sorted(backends())}. Got {backend!r}.")
     if coupled(problem) or problem.n_pools <= 1:
         return _solve_job((problem, backend, seed, options))
+    if workers is not None and workers < 1:
+        from terraplan.errors import ParameterError
+
+        raise ParameterError(f"The 'workers' parameter of solve_decomposed must be None or an "
+                             f"int >= 1. Got {workers!r}.")
     parts = split_pools(problem)
+    # largest first: with a pool of workers the run then ends when the biggest pools do
+    parts.sort(key=lambda pp: -pp.problem.n_pairs)
     total = float(max(problem.n_pairs, 1))
-    sequential = mapper is None
+    w = workers if workers is not None else (1 if mapper is None else len(parts))
     jobs = []
     for pp in parts:
-        tl = options.time_limit * max(pp.problem.n_pairs / total, 0.01) if sequential \
-            else options.time_limit
+        tl = options.time_limit * min(1.0, max(w * pp.problem.n_pairs / total, 0.01))
         jobs.append((_pool_view(pp), backend, seed, dataclasses.replace(options, time_limit=tl)))
     results: Sequence[SolveResult] = list((mapper or map)(_solve_job, jobs))
     a = np.full(problem.n_accounts, -1, dtype=np.int32)
