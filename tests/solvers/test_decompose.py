@@ -80,3 +80,22 @@ def test_workers_share_the_limit_largest_pool_first(problem) -> None:  # type: i
         assert tl == pytest.approx(4.0 * min(1.0, max(2 * n / problem.n_pairs, 0.01)))
     with pytest.raises(ParameterError, match="workers"):
         solve_decomposed(problem, workers=0)
+
+
+def test_a_pool_without_plan_is_named(problem) -> None:  # type: ignore[no-untyped-def]
+    from terraplan.solvers.base import SolveResult, Status
+
+    def mapper(fn, jobs):  # type: ignore[no-untyped-def]
+        # the largest pool's worker ran out of time (the others are solved for real)
+        for i, job in enumerate(jobs):
+            yield (SolveResult(Status.NO_SOLUTION_IN_TIME, "heuristic", 0, None, None, 1.0,
+                               message="3 hard violation(s) left") if i == 0 else fn(job))
+
+    res = solve_decomposed(problem, options=SolveOptions(time_limit=4.0), mapper=mapper,
+                           workers=2)
+    biggest = max(split_pools(problem), key=lambda pp: pp.problem.n_pairs)
+    assert res.status is Status.NO_SOLUTION_IN_TIME and res.assignment is None
+    assert res.message.startswith(f"1 of {problem.n_pools} pool(s) without a plan: "
+                                  f"pool {biggest.pool} ({len(biggest.items)} items")
+    assert "3 hard violation(s) left" in res.message
+    assert res.stats["pools"] == problem.n_pools

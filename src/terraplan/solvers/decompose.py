@@ -232,10 +232,16 @@ def solve_decomposed(
     if any(s is Status.INFEASIBLE for s in statuses):
         return SolveResult(Status.INFEASIBLE, backend, seed, None, None, runtime,
                            message="a pool is infeasible")
+    stats = {"pools": float(len(parts)), **{
+        f"pool_{pp.pool}_s": float(r.runtime) for pp, r in zip(parts, results, strict=True)}}
     if not all(s.has_plan for s in statuses):
-        n_bad = sum(not s.has_plan for s in statuses)
+        failed = [(pp, r) for pp, r in zip(parts, results, strict=True)
+                  if not r.status.has_plan]
+        why = "; ".join(f"pool {pp.pool} ({len(pp.items)} items, {pp.problem.n_pairs} pairs, "
+                        f"{r.runtime:.0f} s): {r.message}" for pp, r in failed[:3])
         return SolveResult(Status.NO_SOLUTION_IN_TIME, backend, seed, None, bound, runtime,
-                           message=f"{n_bad} of {len(parts)} pool(s) without a plan")
+                           message=f"{len(failed)} of {len(parts)} pool(s) without a plan: "
+                                   f"{why}", stats=stats)
     ia = problem.item_assignment(a)
     bad = hard_violations(problem, ia)
     if bad:
@@ -246,8 +252,7 @@ def solve_decomposed(
         bound = min(bound, obj) if math.isfinite(bound) else None
     status = Status.OPTIMAL if all(s is Status.OPTIMAL for s in statuses) else Status.FEASIBLE
     return SolveResult(status, backend, seed, obj, bound, runtime, assignment=a,
-                       message=f"{len(parts)} pools solved separately",
-                       stats={"pools": float(len(parts))})
+                       message=f"{len(parts)} pools solved separately", stats=stats)
 
 
 __all__ = ["Mapper", "PoolProblem", "cheapest_pairs_mask", "coupled", "full_lagrangian_bound",
