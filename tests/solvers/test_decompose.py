@@ -12,7 +12,7 @@ from terraplan.errors import ParameterError
 from terraplan.io.generator import generate_book
 from terraplan.problem import compile, hard_violations, objective
 from terraplan.solvers import SolveOptions
-from terraplan.solvers.decompose import solve_decomposed, split_pools
+from terraplan.solvers.decompose import POOL_TIME_EXPONENT, solve_decomposed, split_pools
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +76,11 @@ def test_workers_share_the_limit_largest_pool_first(problem) -> None:  # type: i
     assert hard_violations(problem, problem.item_assignment(res.assignment)) == []
     sizes = [n for n, _ in seen]
     assert len(seen) == problem.n_pools and sizes == sorted(sizes, reverse=True)
-    for n, tl in seen:  # two at once: twice the pair share, never above the limit
-        assert tl == pytest.approx(4.0 * min(1.0, max(2 * n / problem.n_pairs, 0.01)))
+    total = sum(n ** POOL_TIME_EXPONENT for n in sizes)
+    for n, tl in seen:  # two at once: twice the weight share, never above the limit
+        assert tl == pytest.approx(4.0 * min(1.0, max(2 * n ** POOL_TIME_EXPONENT / total, 0.01)))
+    # the work fits two workers: the limits add up to at most twice the limit
+    assert sum(tl for _, tl in seen) <= 2 * 4.0 + 1e-9
     with pytest.raises(ParameterError, match="workers"):
         solve_decomposed(problem, workers=0)
 
