@@ -1093,7 +1093,7 @@ def dropped_pairs(problem: ProblemData) -> DroppedPairs:
         dear[has] = np.maximum.reduceat(np.where(other, problem.pair_cost, 0.0),
                                         problem.indptr[:-1][has])
     if floors_ok and len(items):
-        # items holding rep-cover pairs (REP_COVER) beyond the top-K: the cut kept their
+        # items holding cover pairs (_balanced_cover) beyond the top-K: the cut kept their
         # K − [owner kept] nearest other reps, so the floor is the cost of the last of those
         K = int(problem.stats["max_candidates"])
         n_other = np.bincount(problem.pair_item[other], minlength=k)
