@@ -891,7 +891,8 @@ class _PairStream:
     into preallocated arrays (untouched tail pages of those never become resident)."""
 
     def __init__(self, scenario: Scenario, f: _Front, max_candidates: int | None,
-                 only: B | None = None, cover: I64 | None = None) -> None:
+                 only: B | None = None, cover: I64 | None = None,
+                 oracle: _DistanceOracle | None = None) -> None:
         book, rules = scenario.accounts, scenario.spec.rules
         cont = rules.continuity
         n, m = len(book), len(scenario.reps)
@@ -902,7 +903,7 @@ class _PairStream:
         self.k = k
         self.item_size = np.diff(f.item_indptr)
         self.potential = np.asarray(book.potential, dtype=np.int64)
-        self.oracle = _DistanceOracle(scenario)
+        self.oracle = oracle if oracle is not None else _DistanceOracle(scenario)
         self.tw = _travel_weight(scenario)
         if cont.move_weight == "count":
             self.unit = np.ones(n, dtype=np.float64)
@@ -1214,7 +1215,8 @@ def compile(  # noqa: A001 - the documented public name
     # pairs the top-K cut keeps so that balanced plans survive it (coordinates only: a
     # distance table has no nearest-item search)
     cover = None
-    pts = _DistanceOracle(scenario).points() if max_candidates is not None else None
+    oracle = _DistanceOracle(scenario)  # one per compile, shared with the pair stream
+    pts = oracle.points() if max_candidates is not None else None
     if pts is not None and rep_cover > 0 and k:
         hard = [b_i for b_i, b in enumerate(rules.balance) if b.hard]
         rows, lo, hi = [int(bq[b_i]) for b_i in hard], list(lower[hard]), list(upper[hard])
@@ -1227,7 +1229,7 @@ def compile(  # noqa: A001 - the documented public name
             cover = _balanced_cover(pts, f, max_candidates, m, item_metric[rows],
                                     np.vstack(lo), np.vstack(hi), rep_cover)
         ph.mark("cover")
-    stream = _PairStream(scenario, f, max_candidates, cover=cover)
+    stream = _PairStream(scenario, f, max_candidates, cover=cover, oracle=oracle)
     ph.mark("preselect")
     # each chunk is written straight into arrays sized for the most pairs that can survive:
     # no per-chunk parts kept alive, no concatenation, no dtype-conversion copies
