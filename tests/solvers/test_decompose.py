@@ -10,9 +10,15 @@ import pytest
 from terraplan.domain import Scenario, ScenarioSpec
 from terraplan.errors import ParameterError
 from terraplan.io.generator import generate_book
-from terraplan.problem import compile, hard_violations, objective
-from terraplan.solvers import SolveOptions
-from terraplan.solvers.decompose import POOL_TIME_EXPONENT, solve_decomposed, split_pools
+from terraplan.problem import compile, decode, hard_violations, objective
+from terraplan.solvers import SolveOptions, solve
+from terraplan.solvers._exact import no_candidate_message
+from terraplan.solvers.decompose import (
+    POOL_TIME_EXPONENT,
+    pool_view,
+    solve_decomposed,
+    split_pools,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +44,27 @@ def test_split_covers_every_item_and_pair_once(problem) -> None:  # type: ignore
         first = sub.indices[sub.indptr[:-1]]
         assert objective(sub, first) == pytest.approx(
             float(problem.pair_cost[pp.pairs][sub.indptr[:-1]].sum()))
+
+
+def test_a_pool_problem_holds_its_own_accounts(problem) -> None:  # type: ignore[no-untyped-def]
+    # a pool problem is self-contained: solve() decodes its plan (explain=True) over the
+    # pool's accounts, and messages naming accounts by item name the parent's accounts
+    ids = problem.scenario.accounts.ids
+    for pp in split_pools(problem):
+        sub = pp.problem
+        assert len(sub.scenario.accounts) == sub.n_accounts == len(pp.accounts)
+        assert list(sub.scenario.accounts.ids) == list(ids[pp.accounts])
+        t = np.arange(min(3, sub.n_items))
+        assert no_candidate_message(sub, t) == no_candidate_message(problem, pp.items[t])
+    pp, view = pool_view(problem, int(problem.item_pool[0]))
+    res = solve(view, backend="heuristic", seed=1, options=SolveOptions(time_limit=5))
+    assert res.status.has_plan, res.message
+    assert res.reasons is not None and len(res.reasons) == len(pp.accounts)
+    plan = decode(view, res.assignment)
+    assert list(plan.account_ids) == list(ids[pp.accounts])
+    # the pool's plan is the parent's plan on those accounts: no rule of the pool broken
+    ia = view.item_assignment(res.assignment)
+    assert hard_violations(view, ia) == []
 
 
 def test_decomposed_solve_merges_a_valid_plan(problem) -> None:  # type: ignore[no-untyped-def]

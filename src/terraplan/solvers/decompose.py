@@ -56,7 +56,9 @@ class PoolProblem:
     """One pool as a self-contained problem and the maps back to the parent.
 
     ``items`` / ``accounts`` / ``pairs`` are the parent indices of the pool's items, accounts
-    (ascending) and candidate pairs, in the order of the pool problem's own arrays.
+    (ascending) and candidate pairs, in the order of the pool problem's own arrays. The pool
+    problem's scenario holds the pool's accounts only (same roster, spec and rules), so its
+    account-level arrays, plans and messages index that sub-book.
     """
 
     pool: int
@@ -107,8 +109,11 @@ def subproblem(problem: ProblemData, items: I64, pool: int = -1) -> PoolProblem:
     np.cumsum(cdeg, out=cur_indptr[1:])
     cur = np.concatenate([np.arange(p.cur_indptr[t], p.cur_indptr[t + 1])
                           for t in items.tolist()]).astype(np.int64) if k else np.zeros(0, np.int64)
+    # the pool's own accounts, in the order of its arrays: its plans decode to a Plan of the
+    # pool (``decode``), and messages that name accounts by ``item_root`` name the right ones
+    scenario = dataclasses.replace(p.scenario, accounts=p.scenario.accounts.take(accounts))
     sub = dataclasses.replace(
-        p, n_accounts=len(accounts), n_items=k,
+        p, scenario=scenario, n_accounts=len(accounts), n_items=k,
         item_of=_ro(item_of), item_indptr=_ro(item_indptr), item_members=_ro(item_members),
         item_root=_ro(item_root),
         account_owner=_ro(p.account_owner[accounts]),
