@@ -9,6 +9,7 @@ import pytest
 
 from terraplan.domain import Scenario, ScenarioSpec
 from terraplan.errors import ParameterError
+from terraplan.evaluate import evaluate
 from terraplan.io.generator import generate_book
 from terraplan.problem import compile, decode, hard_violations, objective
 from terraplan.solvers import SolveOptions, solve
@@ -62,9 +63,15 @@ def test_a_pool_problem_holds_its_own_accounts(problem) -> None:  # type: ignore
     assert res.reasons is not None and len(res.reasons) == len(pp.accounts)
     plan = decode(view, res.assignment)
     assert list(plan.account_ids) == list(ids[pp.accounts])
-    # the pool's plan is the parent's plan on those accounts: no rule of the pool broken
     ia = view.item_assignment(res.assignment)
     assert hard_violations(view, ia) == []
+    # merged into a plan of the whole book (other pools from solve_decomposed), the evaluator
+    # finds every rule met
+    whole = solve_decomposed(problem, options=SolveOptions(time_limit=5))
+    assert whole.assignment is not None, whole.message
+    merged = whole.assignment.copy()
+    merged[pp.accounts] = res.assignment
+    assert evaluate(problem.scenario, decode(problem, merged)).hard_count == 0
 
 
 def test_decomposed_solve_merges_a_valid_plan(problem) -> None:  # type: ignore[no-untyped-def]
