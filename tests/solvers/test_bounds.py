@@ -39,6 +39,43 @@ def test_lp_infeasible_band_detected(six_accounts: tuple[AccountBook, RepRoster]
     assert lp_bound(p).infeasible  # 21 h of workload, 10 h of capacity
 
 
+def test_highs_time_left_counts_from_now() -> None:
+    # HiGHS compares "time_limit" with the object's run time summed over all its run()s: a
+    # re-solve given "the seconds left" after a long first solve stops at once unless the
+    # limit is set from the run time so far (column generation re-solves one object)
+    import highspy
+
+    from terraplan.solvers.bounds import set_time_left
+
+    rng = np.random.default_rng(5)
+    n_items, n_reps = 3000, 40
+    cost = rng.random((n_items, n_reps))
+    load = rng.random(n_items) + 0.5
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    n = n_items * n_reps
+    h.addVars(n, np.zeros(n), np.ones(n))
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), cost.ravel())
+    for i in range(n_items):  # every item assigned once
+        idx = np.arange(i * n_reps, (i + 1) * n_reps, dtype=np.int32)
+        h.addRow(1.0, 1.0, n_reps, idx, np.ones(n_reps))
+    cap = 1.02 * load.sum() / n_reps
+    for r in range(n_reps):  # capacity per rep, tight, so the LP needs real pivots
+        idx = np.arange(r, n, n_reps, dtype=np.int32)
+        h.addRow(0.0, cap, n_items, idx, load)
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    first = h.getRunTime()
+    assert first > 0.05
+    # costs up to 10 % dearer: the warm-started re-solve needs a tenth of the first solve,
+    # but enough iterations that HiGHS checks its clock (a 0.1 % change finished before)
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), (cost * (1 + 0.1 * rng.random(
+        cost.shape))).ravel())
+    set_time_left(h, first / 2)
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+
 def test_lagrangian_bounds_any_plan(six_accounts: tuple[AccountBook, RepRoster]) -> None:
     p = compile(_six(six_accounts, 0.2))
     b, mu, nu = lagrangian_bound(p, iterations=50, upper_estimate=45.0)
