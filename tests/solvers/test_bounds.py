@@ -39,6 +39,21 @@ def test_lp_infeasible_band_detected(six_accounts: tuple[AccountBook, RepRoster]
     assert lp_bound(p).infeasible  # 21 h of workload, 10 h of capacity
 
 
+def test_lp_infeasible_pool_proved_under_column_generation(
+        six_accounts: tuple[AccountBook, RepRoster]) -> None:
+    # column generation solves an elastic master (band slack at a price), which is always
+    # feasible: a pool that needs slack must be re-solved as the plain LP to be called
+    # infeasible, not reported with a finite (elastic) bound
+    book, roster = six_accounts
+    from dataclasses import replace
+
+    roster = RepRoster.of([replace(r, capacity=5.0) for r in roster])
+    spec = ScenarioSpec.from_dict({"rules": {"eligibility": [], "balance": []}})
+    p = compile(Scenario(spec=spec, accounts=book, reps=roster))
+    b = lp_bound(p, cg_min_pairs=1)
+    assert b.infeasible and b.value == float("inf")
+
+
 def test_highs_time_left_counts_from_now() -> None:
     # HiGHS compares "time_limit" with the object's run time summed over all its run()s: a
     # re-solve given "the seconds left" after a long first solve stops at once unless the

@@ -357,8 +357,17 @@ def _solve_lp(problem: ProblemData, pairs: I64, with_budgets: bool, time_limit: 
     cg_min = CG_MIN_PAIRS if cg_min_pairs is None else cg_min_pairs
     if len(pairs) > cg_min and not budgets:
         with_cg = _column_generation(problem, pairs, items, reps, lp, t0 + time_limit, cancel)
-        if with_cg is not None:
+        if with_cg is None:
+            pass
+        elif with_cg.status != "optimal" or with_cg.stats.get("elastic_slack", 0.0) <= 1e-6:
             return with_cg
+        else:
+            # the elastic master needs band slack: the pool LP may be infeasible, which only
+            # the plain LP proves; if that LP does not finish, the elastic bound stands
+            plain = _solve_lp(problem, pairs, with_budgets,
+                              time_limit - (time.perf_counter() - t0), threads, cancel,
+                              cg_min_pairs=len(pairs))
+            return plain if plain.status in ("optimal", "infeasible") else with_cg
     if cancel is not None and cancel.cancelled:
         return _LpResult("limit", -math.inf)
     h = _highs(lp)
