@@ -16,13 +16,15 @@ The MIP has the pool's hard bands and capacities exactly (the LP of
 :func:`terraplan.solvers.bounds._build_lp` with integral ``x``), is hinted with the argmax start
 and stops at ``gap`` or its share of the time. Pools of up to :data:`FULL_POOL_PAIRS` pairs —
 the lumpy ones, a few reps sharing heavy-tailed accounts, where the restriction is often
-infeasible — are solved whole; a larger pool's restriction is widened once (three times the free
-items, two more reps each) when it finds nothing, and a large *lumpy* pool (at most
+infeasible — are solved whole; a larger smooth pool's restriction is widened once (three times
+the free items, two more reps each) when it finds nothing. A large *lumpy* pool (at most
 :data:`LOOSE_ITEMS_PER_REP` items per rep: some thirty heavy-tailed accounts per rep, where any
-restriction that fixes part of each book is integer-infeasible — HiGHS proves it in presolve) is
-then solved with every item free over its :data:`LOOSE_PER_ITEM` cheapest reps by reduced cost,
-for :data:`LOOSE_MIP_SHARE` of the time; CP-SAT then improves its plan with the pool's time
-left, over that plan's pairs and the pairs the LP uses (:func:`_merge`). Pools are taken
+restriction that fixes part of each book is integer-infeasible — HiGHS proves it in presolve;
+on the 100k book the restricted attempts found no plan in any of the five lumpy pools and cost
+up to 2.8 s each) goes straight to one MIP with every item free over its
+:data:`LOOSE_PER_ITEM` cheapest reps by reduced cost, for :data:`LOOSE_MIP_SHARE` of the time;
+CP-SAT then improves its plan with the pool's time left, over that plan's pairs and the pairs
+the LP uses (:func:`_merge`). Pools are taken
 smallest first with an equal share of the time left; pools that found no plan, or stopped short
 of the gap, get a second pass with the time that remains, hinted with the first pass's plan and
 kept only when cheaper. A smooth pool whose MIPs all fail (its LP cut off by the clock, so the
@@ -119,17 +121,19 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
         if not np.isfinite(reduced[pairs]).all() or not np.isfinite(x[pairs]).all():
             return  # this pool's LP was not solved
         pool_deadline = time.perf_counter() + share
-        # a small pool is one MIP anyway (there the restriction is often infeasible); a large
-        # one gets the restriction, widened once, and — if it is lumpy (~30 heavy-tailed
-        # accounts per rep, where any restriction that fixes part of each book is
-        # integer-infeasible) — every item free over its LOOSE_PER_ITEM cheapest reps (not
-        # on smooth pools: at 26k items that MIP overruns its limit in HiGHS' presolve)
-        # (free share, reps per free item, the lumpy pools' unrestricted attempt?)
-        attempts = ([(1.0, 10**9, False)] if len(pairs) <= FULL_POOL_PAIRS else
-                    [(free_share, per_item, False),
-                     (min(3 * free_share, 1.0), per_item + 2, False)])
-        if len(pairs) > FULL_POOL_PAIRS and lumpy[id(pairs)]:
-            attempts.append((1.0, LOOSE_PER_ITEM, True))
+        # (free share, reps per free item, the lumpy pools' unrestricted attempt?): a small
+        # pool is one MIP anyway (there the restriction is often infeasible); a large smooth
+        # one gets the restriction, widened once; a large lumpy one (~30 heavy-tailed accounts
+        # per rep: fixing part of each book is integer-infeasible) every item free over its
+        # LOOSE_PER_ITEM cheapest reps (not on smooth pools: at 26k items that MIP overruns
+        # its limit in HiGHS' presolve)
+        if len(pairs) <= FULL_POOL_PAIRS:
+            attempts = [(1.0, 10**9, False)]
+        elif lumpy[id(pairs)]:
+            attempts = [(1.0, LOOSE_PER_ITEM, True)]
+        else:
+            attempts = [(free_share, per_item, False),
+                        (min(3 * free_share, 1.0), per_item + 2, False)]
         for j, (fs, pi, loose) in enumerate(attempts):
             left = pool_deadline - time.perf_counter()
             if left < 0.02:
