@@ -179,6 +179,14 @@ class HeuristicBackend:
                                callbacks=callbacks, initial=initial)
 
 
+def _log_outside(problem: ProblemData, state: SearchState, when: str) -> None:
+    """Debug log: the violation left and how many reps are outside a band, pool by pool."""
+    if log.isEnabledFor(logging.DEBUG):
+        bad = np.flatnonzero(state.rep_v > V_EPS)
+        log.debug("%s: violation %.4g, %d reps outside, by pool %s", when, state.violation,
+                  len(bad), np.bincount(problem.rep_pool[bad], minlength=problem.n_pools).tolist())
+
+
 def solve_heuristic(
     problem: ProblemData,
     *,
@@ -270,6 +278,7 @@ def solve_heuristic(
     # -- local search ---------------------------------------------------------------------------
     t_state = time.perf_counter()
     state = SearchState(problem, start)
+    _log_outside(problem, state, "after the start")
     # the finish (a state rebuilt from the best plan, a resync, the hard-rule re-check and the
     # objective, each O(pairs)) takes about two state builds: keep that much of the limit for
     # it, or a 100k-account solve ends a few seconds late
@@ -323,6 +332,7 @@ def solve_heuristic(
                                if mip_max > 0 else 0.0)
     search.run(max_rounds=max_rounds, on_round=on_round)
     phase_end[0] = deadline
+    _log_outside(problem, state, f"after the search ({deadline - time.perf_counter():.1f} s left)")
     if mip_max > 0 and state.violation <= V_EPS and not should_stop():
         search.run(max_rounds=max_rounds, on_round=on_round)
     if state.violation > V_EPS and mip_max > 0 and not should_stop():
