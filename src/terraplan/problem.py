@@ -1370,6 +1370,14 @@ def objective(problem: ProblemData, item_assignment: npt.ArrayLike) -> float:
     return linear + balance_penalty(problem, item_assignment)
 
 
+def soft_band(p: ProblemData, b: int, r: int) -> tuple[float, float]:
+    """Rep ``r``'s band of balance rule ``b`` in integer-scaled metric units, exact (floats):
+    a soft rule's deviation is priced from these edges, not from ``lower_int``/``upper_int``,
+    which are rounded inward (exact only as the bounds of a hard rule on integer loads)."""
+    sc = float(p.metric_scale[int(p.balance_q[b])])
+    return float(p.lower[b, r]) * sc, float(p.upper[b, r]) * sc
+
+
 def hard_violations(problem: ProblemData, item_assignment: npt.ArrayLike) -> list[str]:
     """Hard rules an item assignment breaks, as short messages (empty = feasible).
 

@@ -7,15 +7,18 @@ Hard::
 
     L_r ≤ T_r ≤ U_r
 
-Soft (continuous ``d_r ≥ 0`` = relative deviation beyond the band; ``τ_r = target × scale``)::
+Soft (continuous ``d_r ≥ 0`` = relative deviation beyond the band; ``τ_r = target × scale``;
+``l_r``/``u_r`` the exact band edges ``lower × scale``, ``upper × scale``, see
+:func:`terraplan.problem.soft_band`)::
 
-    T_r − U_r ≤ τ_r d_r,    L_r − T_r ≤ τ_r d_r
+    T_r − u_r ≤ τ_r d_r,    l_r − T_r ≤ τ_r d_r
 
 objective ``+ w_balance · penalty · d_r``. Reps with a zero target have no deviation term.
 """
 
 from __future__ import annotations
 
+from terraplan.problem import soft_band
 from terraplan.solvers.milp.model import MilpContext
 
 
@@ -39,8 +42,12 @@ def add(ctx: MilpContext) -> None:
             tau = float(p.target[b, r]) * float(p.metric_scale[q])
             if tau <= 0 or coef <= 0:
                 continue
+            # a soft band is priced from its exact edges: the integer ones (rounded inward,
+            # exact for a hard band over integer loads) overcharge every deviation by up to
+            # one unit, and a plan the evaluator scores lower was once "proven" worse
+            s_lo, s_hi = soft_band(p, b, r)
             d = ctx.lp.add_variable(f"dev_{b}_{r}", lowBound=0)
-            ctx.add(expr - tau * d <= hi, f"soft_hi_{b}_{r}")
-            ctx.add(expr + tau * d >= lo, f"soft_lo_{b}_{r}")
+            ctx.add(expr - tau * d <= s_hi, f"soft_hi_{b}_{r}")
+            ctx.add(expr + tau * d >= s_lo, f"soft_lo_{b}_{r}")
             ctx.obj_terms.append((d, coef))
             ctx.dev_vars.append((b, r, d))

@@ -23,7 +23,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
-from terraplan.problem import ProblemData, warm_start
+from terraplan.problem import ProblemData, soft_band, warm_start
 from terraplan.solvers._exact import (
     ProgressRelay,
     infeasible_result,
@@ -113,7 +113,8 @@ def _deviations(ctx: MilpContext, item_assignment: npt.NDArray[np.int32]
                                     minlength=p.n_reps).astype(np.int64)
         t_r = float(totals[q][r])
         tau = float(p.target[b, r]) * float(p.metric_scale[q])
-        out[k] = max(0.0, (t_r - p.upper_int[b, r]) / tau, (p.lower_int[b, r] - t_r) / tau)
+        lo, hi = soft_band(p, b, r)
+        out[k] = max(0.0, (t_r - hi) / tau, (lo - t_r) / tau)
     return out
 
 
