@@ -144,6 +144,45 @@ def test_column_generation_stopped_early_is_still_a_bound() -> None:
     assert total <= full + 1e-6 * abs(full)
 
 
+def _band_loads(p, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Each band rule's load per rep under fractional ``x``, and its target."""
+    loads, targets = [], []
+    for b in range(len(p.balance_metric)):
+        q = int(p.balance_q[b])
+        loads.append(np.bincount(p.indices, weights=x * p.item_metric[q, p.pair_item],
+                                 minlength=p.n_reps))
+        targets.append(p.target[b])
+    return np.array(loads), np.array(targets)
+
+
+def test_narrowed_lp_is_inside_the_narrowed_bands_and_still_bounds_the_real_lp() -> None:
+    # smooth pools (~200 items per rep) are narrowed by one mean item (reps / items of the
+    # pool, in units of the target: 0.5 %); lumpy ones (~15 per rep: 7 % > a quarter of the
+    # ±3 % band) are not
+    p = compile(_generated(1500, 15, tol=0.03))
+    real = lp_bound(p, cg_min_pairs=50)
+    narrow = lp_bound(p, cg_min_pairs=50, narrow_items=1.0)
+    assert real.optimal and not narrow.optimal  # a narrowed pool's value is a Lagrangian
+    assert narrow.value <= real.value * (1 + 1e-9)
+    assert narrow.value >= 0.999 * real.value
+    assert narrow.x is not None and real.x is not None
+    pool = p.item_pool[p.pair_item]
+    by = np.zeros(p.n_reps)
+    for q in range(p.n_pools):
+        reps = np.unique(p.indices[pool == q])
+        by[reps] = len(reps) / len(np.unique(p.pair_item[pool == q]))
+    smooth = by <= 0.25 * 0.03
+    assert smooth.any() and not smooth.all()
+    for x, inside in ((narrow.x, True), (real.x, False)):
+        load, target = _band_loads(p, x)
+        ok = (load >= p.lower + (by - 1e-6) * target) & (load <= p.upper - (by - 1e-6) * target)
+        # the real LP sits on band edges (so its argmax leaves reps outside); narrowed, no
+        # rep of a smooth pool is within one mean item of an edge
+        assert bool(ok[:, smooth].all()) == inside
+    lumpy_pairs = ~smooth[p.indices]
+    np.testing.assert_allclose(narrow.x[lumpy_pairs], real.x[lumpy_pairs], atol=1e-9)
+
+
 def test_lagrangian_recovers_from_a_low_upper_estimate() -> None:
     # balance can cost far more than a guess: from an estimate barely above the cheapest
     # assignment, Polyak steps alone would stall near that value (75 % of the LP here)

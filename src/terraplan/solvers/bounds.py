@@ -69,6 +69,10 @@ I64 = npt.NDArray[np.int64]
 #: the 25k-37k-pair ones 0.5-0.7 s and 0.25-0.6 s.
 CG_MIN_PAIRS = 20_000
 
+#: A narrowed pool LP (``narrow_items``, :func:`_narrowed`) keeps at least this share of each
+#: band's half-width: narrower than that the LP's plan drifts from the real optimum.
+NARROW_MAX_SHARE = 0.25
+
 #: Above this many candidate pairs in one LP the relaxation is skipped (memory/time; ≈ 100k
 #: accounts with a handful of eligible reps each).
 LP_MAX_PAIRS = 1_500_000
@@ -343,9 +347,10 @@ class _LpResult:
 
 def _solve_lp(problem: ProblemData, pairs: I64, with_budgets: bool, time_limit: float,
               threads: int, cancel: CancelToken | None = None,
-              cg_min_pairs: int | None = None) -> _LpResult:
+              cg_min_pairs: int | None = None, narrow_items: float = 0.0) -> _LpResult:
     """Solve one LP over ``pairs``: directly, or by column generation above ``cg_min_pairs``
-    pairs (default :data:`CG_MIN_PAIRS`) when it has no global budget rows."""
+    pairs (default :data:`CG_MIN_PAIRS`) when it has no global budget rows; a column
+    generation pool is narrowed by ``narrow_items`` (see :func:`lp_bound`)."""
     import highspy
 
     from terraplan.solvers._exact import CancelWatcher
@@ -359,9 +364,17 @@ def _solve_lp(problem: ProblemData, pairs: I64, with_budgets: bool, time_limit: 
                                 or problem.max_moved_per_rep >= 0)
     cg_min = CG_MIN_PAIRS if cg_min_pairs is None else cg_min_pairs
     if len(pairs) > cg_min and not budgets:
-        with_cg = _column_generation(problem, pairs, items, reps, lp, t0 + time_limit, cancel)
+        narrowed = _narrowed(lp, narrow_items * len(reps) / max(len(items), 1))
+        with_cg = _column_generation(problem, pairs, items, reps, narrowed or lp,
+                                     t0 + time_limit, cancel, bound_lp=lp)
         if with_cg is None:
             pass
+        elif (narrowed is not None and with_cg.stats.get("converged")
+              and with_cg.stats.get("elastic_slack", 0.0) > 1e-6):
+            # the narrowed bands have no fractional plan: solve the real ones
+            return _solve_lp(problem, pairs, with_budgets,
+                             time_limit - (time.perf_counter() - t0), threads, cancel,
+                             cg_min_pairs)
         elif with_cg.status != "optimal" or with_cg.stats.get("elastic_slack", 0.0) <= 1e-6:
             return with_cg
         else:
@@ -394,6 +407,21 @@ def _solve_lp(problem: ProblemData, pairs: I64, with_budgets: bool, time_limit: 
                      {"columns": lp.n_x, "rounds": 1})
 
 
+def _narrowed(lp: LpArrays, by: float) -> LpArrays | None:
+    """``lp`` with every two-sided band row narrowed by ``by`` (in units of the rep's target,
+    as the rows are scaled) on both sides; ``None`` when ``by`` is 0 or would take more than
+    :data:`NARROW_MAX_SHARE` of the narrowest band's half-width."""
+    rows = lp.elastic_rows
+    lo, hi = lp.row_lo[rows], lp.row_hi[rows]
+    band = np.isfinite(lo) & np.isfinite(hi)
+    if by <= 0 or not band.any() or by > NARROW_MAX_SHARE * float((hi - lo)[band].min()) / 2:
+        return None
+    row_lo, row_hi = lp.row_lo.copy(), lp.row_hi.copy()
+    row_lo[rows[band]] += by
+    row_hi[rows[band]] -= by
+    return dataclasses.replace(lp, row_lo=row_lo, row_hi=row_hi)
+
+
 def _prices(problem: ProblemData, reps: I64, lp: LpArrays, duals: F64) -> F64:
     """Row duals of the balance/capacity blocks as per-(rule, rep) prices ``(R + 1, m)``."""
     prices = np.zeros((len(problem.balance_metric) + 1, problem.n_reps), dtype=np.float64)
@@ -414,7 +442,8 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
                        lp: LpArrays,
                        deadline: float, cancel: CancelToken | None,
                        start_k: int = 2, add_per_item: int = 2,
-                       max_rounds: int | None = None) -> _LpResult | None:
+                       max_rounds: int | None = None,
+                       bound_lp: LpArrays | None = None) -> _LpResult | None:
     """Column generation for a large pool LP; ``None`` when the restricted LP fails.
 
     The restricted master starts from each item's ``start_k`` cheapest pairs and every soft
@@ -427,6 +456,10 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
     whole pool; stopped earlier (deadline, cancel), the bound is the master value plus each
     item's most negative reduced cost (the convexity-row bound of Lübbecke & Desrosiers), which
     is valid for any duals — the status is then ``"partial"``.
+
+    ``bound_lp`` (same matrix and costs, other row bounds) is the LP whose bound is reported
+    when ``lp`` is a narrowed copy of it (:func:`_narrowed`): the value is then the Lagrangian
+    of ``bound_lp`` at the master's duals, and the status ``"partial"``.
     """
     import highspy
 
@@ -507,7 +540,7 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
         # start (each item's cheapest pair at those prices)
         # prices from a sample are only estimates: the best of a few scalings (0 = the trivial
         # bound, every item at its cheapest pair)
-        val, reduced, x = max((_lagrangian_at(lp, At, it, k_loc, s * y0)
+        val, reduced, x = max((_lagrangian_at(bound_lp or lp, At, it, k_loc, s * y0)
                                for s in (1.0, 0.75, 0.5, 0.25, 0.0)), key=lambda r: r[0])
         log.info("column generation over %d pairs: no master in time; sampled-price "
                  "Lagrangian %.6g", n_x, val)
@@ -515,7 +548,13 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
                          {"columns": int(in_model.sum()), "rounds": rounds})
     y, cv, n_cols = last
     reduced = lp.cost - At @ y
-    if status == "optimal":
+    converged = status == "optimal"
+    if bound_lp is not None and bound_lp is not lp:
+        # a narrowed LP (its x guides the rounding): its duals price the real bands, which
+        # gives a bound of the real LP (weak duality, same matrix and costs)
+        val = max(_lagrangian_at(bound_lp, At, it, k_loc, s * y)[0] for s in (1.0, 0.5, 0.0))
+        converged, status = status == "optimal", "partial"
+    elif status == "optimal":
         val = float(h.getInfo().objective_function_value)
     else:
         # stopped early: weak duality at the last optimal master's duals (valid for any duals)
@@ -530,7 +569,7 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
              n_x, status, rounds, int(in_model.sum()), val)
     return _LpResult(status, val, x, _prices(problem, reps, lp, y), reduced[:n_x],
                      {"columns": int(in_model.sum()), "rounds": rounds,
-                      "elastic_slack": slack})
+                      "elastic_slack": slack, "converged": converged})
 
 
 def _lagrangian_at(lp: LpArrays, At: Any, it: I64, k_loc: int, y: F64
@@ -630,6 +669,7 @@ def lp_bound(
     cg_min_pairs: int | None = None,
     total_time: float | None = None,
     workers: int = 1,
+    narrow_items: float = 0.0,
 ) -> Bound:
     """LP-relaxation lower bound solved with HiGHS (see the module docstring).
 
@@ -658,6 +698,14 @@ def lp_bound(
         yields a valid bound, a plain LP cut short voids it.
     workers : int
         Pool LPs solved at once in threads (in-process only; HiGHS releases the GIL).
+    narrow_items : float
+        For rounding (0 = off): each column-generation pool's LP is solved with every hard
+        band narrowed on both sides by ``narrow_items`` mean items (the pool's reps / items,
+        in units of a rep's target), where that is at most :data:`NARROW_MAX_SHARE` of the
+        band: an LP optimum sits on its bands' edges, so its argmax leaves reps just outside
+        them and a restricted rounding MIP can be integer-infeasible; narrowed, it has room.
+        The value is then the Lagrangian of the real LP at the narrowed LP's duals — still a
+        bound, a little lower — and ``optimal`` is False.
 
     Returns
     -------
@@ -686,7 +734,7 @@ def lp_bound(
     # each LP may use the whole limit: a pool LP stopped early voids the bound, and a share by
     # pairs starves small but hard pools when the machine is loaded
     jobs = [(problem, g, not split, time_limit, threads, None if mapper else cancel,
-             cg_min_pairs) for g in groups]
+             cg_min_pairs, narrow_items) for g in groups]
     if mapper is not None:
         results = list(mapper(_solve_lp_job, jobs))
     else:
@@ -747,9 +795,9 @@ def lp_bound(
 
 
 def _solve_lp_job(job: tuple[ProblemData, I64, bool, float, int, CancelToken | None,
-                             int | None]) -> _LpResult:
-    problem, pairs, budgets, tl, threads, cancel, cg_min = job
-    return _solve_lp(problem, pairs, budgets, tl, threads, cancel, cg_min)
+                             int | None, float]) -> _LpResult:
+    problem, pairs, budgets, tl, threads, cancel, cg_min, narrow = job
+    return _solve_lp(problem, pairs, budgets, tl, threads, cancel, cg_min, narrow)
 
 
 # -- Lagrangian ---------------------------------------------------------------------------------
