@@ -238,3 +238,23 @@ def test_cpsat_merge_lowers_a_pools_cost_over_its_own_and_the_lps_columns() -> N
     n = _merge_pools(state2, x, deadline, 0, 2, lambda: time.perf_counter() > deadline, None)
     state2.resync()
     assert n >= 1 and state2.cost < cost0 and hard_violations(p, state2.a) == []
+
+
+def test_narrowed_pool_lps_round_to_a_plan_the_evaluator_accepts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # large books round pool LPs solved with narrowed bands (lp_narrow_items); here every pool
+    # goes through column generation (where the narrowing lives) on a small book
+    import terraplan.solvers.bounds as bounds
+
+    monkeypatch.setattr(bounds, "CG_MIN_PAIRS", 50)
+    g = generate_book(3000, 10, seed=3)
+    sc = _scenario(g.accounts, g.reps, {"balance": [
+        {"metric": "potential", "tolerance": 0.03}, {"metric": "workload", "tolerance": 0.03}]})
+    p = compile(sc)
+    real = bounds.lp_bound(p)
+    res = solve(p, backend="heuristic", seed=1, explain=False,
+                options=SolveOptions(time_limit=10, extra={"lp_narrow_items": 1.0}))
+    assert res.status.has_plan, res.message
+    _check(sc, res)
+    assert res.bound is not None
+    assert 0.999 * real.value <= res.bound < real.value  # narrowed: a Lagrangian, a bit lower
+    assert res.objective <= 1.05 * real.value

@@ -47,10 +47,12 @@ class Construction:
 
 def lp_guided(problem: ProblemData, time_limit: float, threads: int,
               cancel: CancelToken | None = None,
-              max_pairs: int = LP_MAX_PAIRS) -> Construction | None:
-    """Argmax of the LP relaxation per item; ``None`` when the LP is too big or not solved."""
+              max_pairs: int = LP_MAX_PAIRS, narrow_items: float = 0.0) -> Construction | None:
+    """Argmax of the LP relaxation per item; ``None`` when the LP is too big or not solved
+    (``narrow_items``: see :func:`terraplan.solvers.bounds.lp_bound`)."""
     b = lp_bound(problem, time_limit=time_limit, threads=threads, cancel=cancel,
-                 total_time=time_limit, max_pairs=max_pairs, workers=threads)
+                 total_time=time_limit, max_pairs=max_pairs, workers=threads,
+                 narrow_items=narrow_items)
     if b.infeasible:
         return Construction(np.full(problem.n_items, -1, np.int64), b, "lp")
     # a column generation stopped early still gives a valid bound and a usable x
@@ -168,7 +170,7 @@ def cheapest(problem: ProblemData) -> I64:
 def construct(problem: ProblemData, *, time_limit: float, threads: int,
               lp_max_pairs: int, method: str = "auto", prune_k: int = 8,
               pruned_max_pairs: int = 3_000_000,
-              cancel: CancelToken | None = None) -> Construction:
+              cancel: CancelToken | None = None, narrow_items: float = 0.0) -> Construction:
     """First assignment and a bound.
 
     * ``n_pairs <= lp_max_pairs``: LP-guided on the full problem (the LP value is the bound);
@@ -185,7 +187,8 @@ def construct(problem: ProblemData, *, time_limit: float, threads: int,
     if method in ("auto", "lp") and (method == "lp"
                                      or largest_pool_pairs(problem) <= lp_max_pairs):
         c = lp_guided(problem, time_limit=time_limit, threads=threads, cancel=cancel,
-                      max_pairs=lp_max_pairs if method == "auto" else 10**12)
+                      max_pairs=lp_max_pairs if method == "auto" else 10**12,
+                      narrow_items=narrow_items)
         if c is not None:
             return c
     elif method == "lp-pruned":
