@@ -366,22 +366,21 @@ def _solve_lp(problem: ProblemData, pairs: I64, with_budgets: bool, time_limit: 
     if len(pairs) > cg_min and not budgets:
         narrowed = _narrowed(lp, narrow_items * len(reps) / max(len(items), 1))
         with_cg = _column_generation(problem, pairs, items, reps, narrowed or lp,
-                                     t0 + time_limit, cancel, bound_lp=lp)
-        if with_cg is None:
-            pass
-        elif (narrowed is not None and with_cg.stats.get("converged")
-              and with_cg.stats.get("elastic_slack", 0.0) > 1e-6):
-            # the narrowed bands have no fractional plan: solve the real ones
-            return _solve_lp(problem, pairs, with_budgets,
-                             time_limit - (time.perf_counter() - t0), threads, cancel,
-                             cg_min_pairs)
-        elif with_cg.status != "optimal" or with_cg.stats.get("elastic_slack", 0.0) <= 1e-6:
-            return with_cg
-        else:
-            # the elastic master needs band slack: the pool LP may be infeasible, which only
-            # the plain LP proves; if that LP does not finish, the elastic bound stands
-            plain = _solve_lp(problem, pairs, with_budgets,
-                              time_limit - (time.perf_counter() - t0), threads, cancel,
+                                     t0 + time_limit, cancel,
+                                     bound_lp=None if narrowed is None else lp)
+        if with_cg is not None:
+            if (not with_cg.stats.get("converged")
+                    or with_cg.stats.get("elastic_slack", 0.0) <= 1e-6):
+                return with_cg
+            # the converged elastic master needs band slack. Narrowed: those bands have no
+            # fractional plan, so solve the real ones. Real: the pool LP may be infeasible,
+            # which only the plain LP proves; if that LP does not finish, the elastic bound
+            # stands
+            left = time_limit - (time.perf_counter() - t0)
+            if narrowed is not None:
+                return _solve_lp(problem, pairs, with_budgets, left, threads, cancel,
+                                 cg_min_pairs)
+            plain = _solve_lp(problem, pairs, with_budgets, left, threads, cancel,
                               cg_min_pairs=len(pairs))
             return plain if plain.status in ("optimal", "infeasible") else with_cg
     if cancel is not None and cancel.cancelled:
@@ -549,11 +548,11 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
     y, cv, n_cols = last
     reduced = lp.cost - At @ y
     converged = status == "optimal"
-    if bound_lp is not None and bound_lp is not lp:
+    if bound_lp is not None:
         # a narrowed LP (its x guides the rounding): its duals price the real bands, which
         # gives a bound of the real LP (weak duality, same matrix and costs)
         val = max(_lagrangian_at(bound_lp, At, it, k_loc, s * y)[0] for s in (1.0, 0.5, 0.0))
-        converged, status = status == "optimal", "partial"
+        status = "partial"
     elif status == "optimal":
         val = float(h.getInfo().objective_function_value)
     else:

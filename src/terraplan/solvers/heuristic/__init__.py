@@ -86,8 +86,8 @@ from terraplan.solvers.base import (
     StopCriterion,
     relative_gap,
 )
-from terraplan.solvers.bounds import LP_MAX_PAIRS, largest_pool_pairs
-from terraplan.solvers.heuristic.construct import cheapest, construct, from_initial
+from terraplan.solvers.bounds import LP_MAX_PAIRS
+from terraplan.solvers.heuristic.construct import cheapest, construct, from_initial, uses_lp
 from terraplan.solvers.heuristic.polish import (
     merge_columns,
     neighbour_reps,
@@ -150,9 +150,9 @@ MIP_FIRST_PAIRS = 200_000
 
 #: Share of the time the pool LPs may take on books above :data:`MIP_FIRST_PAIRS` pairs (when
 #: they fit the LP): the rounding needs each pool's LP near its optimum — from a column
-#: generation cut after 2-3 of its 7 rounds the argmax of a 1.45M-pair pool left 44 reps
-#: outside their bands, and no plan. At 100k × 500 in 60 s, 0.5 ended both seeds without a
-#: plan; 0.65 (with the narrowing below) gave a plan on both, every pool rounded.
+#: generation cut after 2-3 of its 7 rounds a 1.45M-pair pool's rounding MIPs found nothing,
+#: 44 of its reps were left outside their bands, and no plan came. At 100k × 500 in 60 s, 0.5
+#: ended both seeds without a plan; 0.65 (with the narrowing below) gave a plan on seeds 1-3.
 LP_SHARE_LARGE = 0.65
 
 #: Books above :data:`MIP_FIRST_PAIRS` pairs solve their smooth pool LPs with the bands narrowed
@@ -263,7 +263,7 @@ def solve_heuristic(
     # LP_SHARE_LARGE; price-based, half, so the repair MIPs and the search get the rest)
     if problem.n_pairs <= MIP_FIRST_PAIRS:
         share = 0.9
-    elif method in ("auto", "lp") and largest_pool_pairs(problem) <= lp_max:
+    elif uses_lp(problem, method, lp_max):
         share = float(extra.get("lp_share", LP_SHARE_LARGE))
     else:
         share = 0.5

@@ -167,6 +167,13 @@ def cheapest(problem: ProblemData) -> I64:
     return problem.indices[best].astype(np.int64)
 
 
+def uses_lp(problem: ProblemData, method: str, lp_max_pairs: int) -> bool:
+    """Whether :func:`construct` starts from the LP relaxation (``method`` "lp", or "auto"
+    with every pool LP within ``lp_max_pairs``)."""
+    return method == "lp" or (method == "auto"
+                              and largest_pool_pairs(problem) <= lp_max_pairs)
+
+
 def construct(problem: ProblemData, *, time_limit: float, threads: int,
               lp_max_pairs: int, method: str = "auto", prune_k: int = 8,
               pruned_max_pairs: int = 3_000_000,
@@ -184,8 +191,7 @@ def construct(problem: ProblemData, *, time_limit: float, threads: int,
     beyond their nearest few, and the pruned LP is then infeasible.)
     """
     t0 = time.perf_counter()
-    if method in ("auto", "lp") and (method == "lp"
-                                     or largest_pool_pairs(problem) <= lp_max_pairs):
+    if uses_lp(problem, method, lp_max_pairs):
         c = lp_guided(problem, time_limit=time_limit, threads=threads, cancel=cancel,
                       max_pairs=lp_max_pairs if method == "auto" else 10**12,
                       narrow_items=narrow_items)
