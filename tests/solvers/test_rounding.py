@@ -143,3 +143,67 @@ def test_search_pool_repairs_a_smooth_pool_no_mip_rounded() -> None:
     assert np.all(p.pair_index(out)[items] >= 0)
     assert np.array_equal(out[p.item_pool != pool], good[p.item_pool != pool])
     assert SearchState(p, np.where(out >= 0, out, full)).violation < v0
+
+
+def test_lumpy_ladder_widens_when_a_rung_finds_no_plan(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A lumpy pool's MIP over only the reps the LP uses (one rung: no extra rep per item) has
+    # no integer plan on this book; the next rung (ten reps per item) rounds it. With that
+    # first rung alone, and no every-pair attempt after it, the pool keeps its argmax start.
+    import terraplan.solvers.heuristic.rounding as rounding
+
+    p, c = _book_and_lp()
+    x, rc = c.bound.x, c.bound.reduced
+    assert x is not None and rc is not None
+    monkeypatch.setattr(rounding, "FULL_POOL_PAIRS", 1000)
+    monkeypatch.setattr(rounding, "LOOSE_FULL_PAIRS", 0)
+    monkeypatch.setattr(rounding, "_search_pool", lambda *args, **kwargs: None)
+
+    def run(ladder: tuple[int, ...]) -> tuple[np.ndarray, rounding.RoundingStats]:
+        monkeypatch.setattr(rounding, "LOOSE_LADDER", ladder)
+        return round_lp(p, x, rc, c.item_rep, time.perf_counter() + 60, seed=0, gap=1e-3)
+
+    a1, s1 = run((0,))
+    assert s1.loose < s1.pools and hard_violations(p, a1) != []
+    a, s = run((0, 10))
+    assert s.loose > s1.loose and s.rounded == s.pools
+    assert hard_violations(p, a) == []
+    assert c.bound.value <= objective(p, a) <= 1.02 * c.bound.value
+
+
+def test_lumpy_merges_improve_a_poor_plan_and_keep_every_rule() -> None:
+    # CP-SAT merge after merge from a plan far above the LP (the smallest lumpy pool's items
+    # placed by a pool MIP that *maximises* travel, every other pool rounded): the result is
+    # cheaper, still meets every hard rule and never drops below the pool's relaxation
+    import dataclasses
+
+    from terraplan.solvers.heuristic.polish import pool_mip, pool_pairs
+    from terraplan.solvers.heuristic.rounding import _merge
+
+    p, c = _book_and_lp()
+    x, rc = c.bound.x, c.bound.reduced
+    assert x is not None and rc is not None
+    good, _ = round_lp(p, x, rc, c.item_rep, time.perf_counter() + 60, seed=0, gap=1e-3)
+    assert hard_violations(p, good) == []
+    pairs = min(pool_pairs(p), key=len)
+    items = np.unique(p.pair_item[pairs]).astype(np.int64)
+    reps = np.unique(p.indices[pairs]).astype(np.int64)
+    assert len(items) <= 100 * len(reps)  # lumpy
+    dear = dataclasses.replace(p, pair_cost=-p.pair_cost)
+    chosen, _ = pool_mip(dear, pairs, items, reps, good, 20.0, gap=0.05)
+    assert chosen is not None
+    got = (p.pair_item[chosen].astype(np.int64), p.indices[chosen].astype(np.int64))
+    before = good.copy()
+    before[got[0]] = got[1]
+    assert hard_violations(p, before) == []
+    out_items, out_reps = _merge(p, pairs, x, rc, before, got, time.perf_counter() + 10,
+                                 seed=0, cancel=None)
+    after = before.copy()
+    after[out_items] = out_reps
+    assert hard_violations(p, after) == []
+
+    def cost(a: np.ndarray) -> float:
+        return float(p.pair_cost[p.pair_index(a)[items]].sum())
+
+    assert cost(after) < cost(before)
+    lp_pool = float(p.pair_cost[pairs] @ x[pairs])
+    assert cost(after) >= lp_pool * (1 - 1e-9)

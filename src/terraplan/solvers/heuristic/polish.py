@@ -192,17 +192,19 @@ def _apply_if_better(state: SearchState, chosen: I64 | None) -> bool:
 
 
 def merge_columns(p: ProblemData, pairs: I64, a: I64, x: npt.NDArray[np.float64] | None,
-                  per_item: int) -> I64:
+                  per_item: int, key: npt.NDArray[np.float64] | None = None) -> I64:
     """The columns of a merge neighbourhood within ``pairs`` (one pool's): every item's
     current pair, the pairs the LP relaxation uses (``x`` over all pairs of ``p``, > 1e-6) and
-    each item's ``per_item`` cheapest pairs by cost."""
+    each item's ``per_item`` cheapest pairs by ``key`` (over all pairs of ``p``; default the
+    pair cost, e.g. the LP's reduced costs)."""
     keep = np.zeros(p.n_pairs, dtype=bool)
     cur = p.pair_index(a)[np.unique(p.pair_item[pairs])]
     keep[cur[cur >= 0]] = True
     if x is not None:
         keep[pairs[x[pairs] > 1e-6]] = True
     if per_item > 0:
-        order, rank = rank_within(p.pair_item[pairs], (p.pair_cost[pairs],))
+        order, rank = rank_within(p.pair_item[pairs],
+                                  ((p.pair_cost if key is None else key)[pairs],))
         keep[pairs[order[rank < per_item]]] = True
     return np.flatnonzero(keep).astype(np.int64)
 

@@ -19,12 +19,14 @@ the lumpy ones, a few reps sharing heavy-tailed accounts, where the restriction 
 infeasible — are solved whole; a larger smooth pool's restriction is widened once (three times
 the free items, two more reps each) when it finds nothing. A large *lumpy* pool (at most
 :data:`LOOSE_ITEMS_PER_REP` items per rep: some thirty heavy-tailed accounts per rep, where any
-restriction that fixes part of each book is integer-infeasible — HiGHS proves it in presolve;
-on the 100k book the restricted attempts found no plan in any of the five lumpy pools and cost
-up to 2.8 s each) goes straight to one MIP with every item free over its
-:data:`LOOSE_PER_ITEM` cheapest reps by reduced cost, for :data:`LOOSE_MIP_SHARE` of the time;
-CP-SAT then improves its plan with the pool's time left, over that plan's pairs and the pairs
-the LP uses (:func:`_merge`). Pools are taken
+restriction that fixes part of each book is integer-infeasible) frees every item instead, over
+its few cheapest reps by reduced cost — :data:`LOOSE_LADDER` of them, the next rung when a MIP
+finds no plan (proven infeasible in presolve, or out of time), then every pair on pools up to
+:data:`LOOSE_FULL_PAIRS` — each MIP for :data:`LOOSE_MIP_SHARE` of the pool's time left. The
+fewer reps per item, the easier the MIP: on the 100k book (seed 3, 5 s a pool) five reps per
+item took the 1,018-account pool to 5 % over its LP where ten found no plan and every pair
+gave 393 %. CP-SAT then improves the plan with the pool's time left (:func:`_merge`), round
+after round over that plan's pairs and the pairs the LP uses. Pools are taken
 smallest first with an equal share of the time left; pools that found no plan, or stopped short
 of the gap, get a second pass with the time that remains, hinted with the first pass's plan and
 kept only when cheaper. A smooth pool whose MIPs all fail (its LP cut off by the clock, so the
@@ -62,16 +64,33 @@ FULL_POOL_PAIRS = 5_000
 MIN_FREE = 200
 MAX_FREE = 1_500
 
-#: Candidate reps per item (by reduced cost) in a large lumpy pool's last, unrestricted
-#: attempt; a pool is lumpy with at most LOOSE_ITEMS_PER_REP items per rep (the generated
-#: enterprise pools have ~30, each a few % of a rep's target; smooth pools ~400).
-LOOSE_PER_ITEM = 10
+#: A pool is lumpy with at most this many items per rep (the generated enterprise pools have
+#: ~30, each a few % of a rep's target; smooth pools ~400).
 LOOSE_ITEMS_PER_REP = 100
 
-#: Share of a lumpy pool's last attempt for HiGHS' unrestricted MIP (the rest: CP-SAT's merge
-#: from its plan), and the seconds the merge or a pool's search needs at least to run
+#: Candidate reps per item (by reduced cost, the LP's own reps always in) of a lumpy pool's
+#: MIPs, one rung after another while they find no plan; after them, pools up to
+#: LOOSE_FULL_PAIRS pairs try once more over every pair. 100k book, seed 3, 5 s a pool alone,
+#: over their LP: ten reps per item gave 33 / 20 / 50 / 33 % on four lumpy pools and no plan on
+#: the fifth; five (then ten) 21-33 / 6-7 / 26-28 / 17-18 / 5 %. Four made three of the five
+#: pools infeasible.
+LOOSE_LADDER = (5, 10)
+LOOSE_FULL_PAIRS = 40_000
+
+#: Share of a lumpy pool's time left for each of its MIPs (the rest, once one found a plan:
+#: CP-SAT's merges from it), and the seconds a merge or a pool's search needs at least to run
 LOOSE_MIP_SHARE = 0.4
 MIN_STAGE_SECONDS = 0.5
+
+#: The CP-SAT merges of a lumpy pool (:func:`_merge`): each over the plan's pairs, the LP's and
+#: each item's ``MERGE_WIDEN[level]`` cheapest by reduced cost, the next level when a merge
+#: finds nothing cheaper (back to the first when it does); each gets MERGE_SLICE_SHARE of the
+#: time left, at least MERGE_SLICE seconds. Pool 8 of the 100k seed-3 book from a plan 393 %
+#: over its LP: one 3 s merge reached 158 %; merges of 2 s each, re-centred on the new plan,
+#: 46 % after four.
+MERGE_WIDEN = (0, 2)
+MERGE_SLICE = 1.0
+MERGE_SLICE_SHARE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +140,18 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
         if not np.isfinite(reduced[pairs]).all() or not np.isfinite(x[pairs]).all():
             return  # this pool's LP was not solved
         pool_deadline = time.perf_counter() + share
-        # (free share, reps per free item, the lumpy pools' unrestricted attempt?): a small
-        # pool is one MIP anyway (there the restriction is often infeasible); a large smooth
-        # one gets the restriction, widened once; a large lumpy one (~30 heavy-tailed accounts
-        # per rep: fixing part of each book is integer-infeasible) every item free over its
-        # LOOSE_PER_ITEM cheapest reps (not on smooth pools: at 26k items that MIP overruns
-        # its limit in HiGHS' presolve)
+        # (free share, reps per free item, a lumpy pool's attempt?): a small pool is one MIP
+        # anyway (there the restriction is often infeasible); a large smooth one gets the
+        # restriction, widened once; a large lumpy one (~30 heavy-tailed accounts per rep:
+        # fixing part of each book is integer-infeasible) every item free over its few
+        # cheapest reps, LOOSE_LADDER rung by rung (not on smooth pools: at 26k items such a
+        # MIP overruns its limit in HiGHS' presolve)
         if len(pairs) <= FULL_POOL_PAIRS:
             attempts = [(1.0, 10**9, False)]
         elif lumpy[id(pairs)]:
-            attempts = [(1.0, LOOSE_PER_ITEM, True)]
+            attempts = [(1.0, k, True) for k in LOOSE_LADDER]
+            if len(pairs) <= LOOSE_FULL_PAIRS:
+                attempts.append((1.0, 10**9, True))
         else:
             attempts = [(free_share, per_item, False),
                         (min(3 * free_share, 1.0), per_item + 2, False)]
@@ -138,16 +159,15 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
             left = pool_deadline - time.perf_counter()
             if left < 0.02:
                 return
-            # the first try gets most of the pool's time; a retry what is left
-            limit = left * (0.6 if j + 1 < len(attempts) else 1.0)
+            # a smooth pool's first try gets most of its time, a retry what is left; a lumpy
+            # pool's MIPs part of it each: CP-SAT then improves the first plan with the rest
+            limit = left * (LOOSE_MIP_SHARE if loose else 0.6 if j + 1 < len(attempts) else 1.0)
             t_mip = time.perf_counter()
-            # the lumpy pools' unrestricted MIP gets part of the time; CP-SAT then improves
-            # its plan over that plan's and the LP's columns with the pool's time left
-            got, closed = _pool_mip(p, pairs, x, reduced, hint, fs, pi,
-                                    limit * (LOOSE_MIP_SHARE if loose else 1.0), seed, gap,
+            got, closed = _pool_mip(p, pairs, x, reduced, hint, fs, pi, limit, seed, gap,
                                     cancel)
             if got is not None and loose:
-                got, closed = _merge(p, pairs, x, hint, got, pool_deadline, seed, cancel), True
+                got, closed = _merge(p, pairs, x, reduced, hint, got, pool_deadline, seed,
+                                     cancel), True
             log.debug("round pool of %d pairs, attempt %d (free %.2f, %d reps/item%s): %s "
                       "in %.1f of %.1f s", len(pairs), j, fs, pi, ", loose" if loose else "",
                       "no plan" if got is None else ("closed" if closed else "a plan"),
@@ -199,28 +219,43 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
                             time.perf_counter() - t0, count["loose"], count["searched"])
 
 
-def _merge(p: ProblemData, pairs: I64, x: F64, hint: I64, got: tuple[I64, I64],
-           deadline: float, seed: int, cancel: CancelToken | None) -> tuple[I64, I64]:
+def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
+           got: tuple[I64, I64], deadline: float, seed: int, cancel: CancelToken | None
+           ) -> tuple[I64, I64]:
     """The rounded plan ``got`` (items, reps) of the pool of ``pairs`` improved by CP-SAT
-    (:func:`.polish.cpsat_pool`, every rule of the pool) over its own pairs and the
-    pairs the LP uses, until ``deadline``; ``got`` itself when CP-SAT finds nothing cheaper.
+    (:func:`.polish.cpsat_pool`, every rule of the pool) until ``deadline``, merge after merge
+    over the plan's own pairs, the pairs the LP uses and, when that finds nothing cheaper, each
+    item's cheapest pairs by reduced cost (:data:`MERGE_WIDEN`); ``got`` itself when CP-SAT
+    finds nothing cheaper.
 
     On the 100k seed-1 book, pool by pool alone: HiGHS for 4 s then CP-SAT for 6 s leaves the
     five lumpy pools 13.1, 2.8, 8.1, 1.8 and 19.8 % over their LP; HiGHS alone for 10 s left
     the small three 7.5, 8.0 and 4.6 % over, and the two large ones stay at 31 and 51 % (its
     first plans) for 4 s and at 22-27 and 45 % after 12 s."""
     items, reps = got
-    left = deadline - time.perf_counter()
-    if left < MIN_STAGE_SECONDS or (cancel is not None and cancel.cancelled):
-        return got
     a = hint.copy()
     a[items] = reps
     pool = int(p.item_pool[items[0]])
-    better = cpsat_pool(p, pool, merge_columns(p, pairs, a, x, 0), a, left, seed=seed,
-                        threads=2, cancel=cancel)
-    if better is None or not _cheaper(p, a, *better):
-        return got
-    return better
+    cost0 = float(p.pair_cost[p.pair_index(a)[items]].sum())
+    level = rounds = 0
+    while not (cancel is not None and cancel.cancelled):
+        left = deadline - time.perf_counter()
+        if left < MIN_STAGE_SECONDS:
+            break
+        cols = merge_columns(p, pairs, a, x, MERGE_WIDEN[level], reduced)
+        t = min(left, max(MERGE_SLICE, MERGE_SLICE_SHARE * left))
+        better = cpsat_pool(p, pool, cols, a, t, seed=seed + rounds, threads=2, cancel=cancel)
+        rounds += 1
+        if better is not None and _cheaper(p, a, *better):
+            a[better[0]] = better[1]
+            level = 0  # a new plan: its own neighbourhood first
+        elif level + 1 < len(MERGE_WIDEN):
+            level += 1
+        else:
+            break
+    log.debug("merge pool %d: %d round(s), %.4g -> %.4g", pool, rounds, cost0,
+              float(p.pair_cost[p.pair_index(a)[items]].sum()))
+    return items, a[items]
 
 
 def _search_pool(p: ProblemData, pairs: I64, hint: I64, deadline: float, seed: int,
