@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
+import terraplan.solvers.heuristic.rounding as rounding
 from terraplan.domain import Scenario, ScenarioSpec
 from terraplan.evaluate import evaluate
 from terraplan.io.generator import generate_book
@@ -31,6 +33,18 @@ def _book_and_lp() -> tuple[ProblemData, Construction]:
     c = lp_guided(p, time_limit=60, threads=1)
     assert c is not None and c.bound.x is not None and c.bound.reduced is not None
     return p, c
+
+
+def _lumpy_routed(monkeypatch: pytest.MonkeyPatch
+                  ) -> tuple[ProblemData, Construction, np.ndarray, np.ndarray]:
+    """The 10k book and its LP (x, reduced costs), with the pools of more than 1,000 pairs
+    rounded by the large-pool routes: pools this size are solved whole by default; the limit
+    is lowered to reproduce what pools of 100k-account books do."""
+    p, c = _book_and_lp()
+    x, rc = c.bound.x, c.bound.reduced
+    assert x is not None and rc is not None
+    monkeypatch.setattr(rounding, "FULL_POOL_PAIRS", 1000)
+    return p, c, x, rc
 
 
 def test_rounding_meets_the_bands_the_argmax_misses() -> None:
@@ -77,17 +91,11 @@ def test_rounding_and_bounds_stop_on_cancel() -> None:
     assert lb.stats["pools_unsolved"] == lb.stats["lps"]
 
 
-def test_lumpy_pools_are_rounded_with_every_item_free(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_lumpy_pools_are_rounded_with_every_item_free(monkeypatch: pytest.MonkeyPatch) -> None:
     # A lumpy pool (~30 heavy-tailed accounts per rep) sent down the restricted route: fixing
     # part of each rep's book leaves windows no integer completion meets (HiGHS proves it in
-    # presolve), so only the last, unrestricted attempt rounds it. Pools this size are solved
-    # whole by default; the limits are lowered to reproduce what pools of 100k-account books do.
-    import terraplan.solvers.heuristic.rounding as rounding
-
-    p, c = _book_and_lp()
-    x, rc = c.bound.x, c.bound.reduced
-    assert x is not None and rc is not None
-    monkeypatch.setattr(rounding, "FULL_POOL_PAIRS", 1000)
+    # presolve), so only the lumpy route, every item free, rounds it.
+    p, c, x, rc = _lumpy_routed(monkeypatch)
     monkeypatch.setattr(rounding, "MIN_FREE", 10)
 
     def run() -> tuple[np.ndarray, rounding.RoundingStats]:
@@ -145,16 +153,11 @@ def test_search_pool_repairs_a_smooth_pool_no_mip_rounded() -> None:
     assert SearchState(p, np.where(out >= 0, out, full)).violation < v0
 
 
-def test_lumpy_ladder_widens_when_a_rung_finds_no_plan(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_lumpy_ladder_widens_when_a_rung_finds_no_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     # A lumpy pool's MIP over only the reps the LP uses (one rung: no extra rep per item) has
     # no integer plan on this book; the next rung (ten reps per item) rounds it. With that
     # first rung alone, and no every-pair attempt after it, the pool keeps its argmax start.
-    import terraplan.solvers.heuristic.rounding as rounding
-
-    p, c = _book_and_lp()
-    x, rc = c.bound.x, c.bound.reduced
-    assert x is not None and rc is not None
-    monkeypatch.setattr(rounding, "FULL_POOL_PAIRS", 1000)
+    p, c, x, rc = _lumpy_routed(monkeypatch)
     monkeypatch.setattr(rounding, "LOOSE_FULL_PAIRS", 0)
     monkeypatch.setattr(rounding, "_search_pool", lambda *args, **kwargs: None)
 
