@@ -236,7 +236,8 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
     a = hint.copy()
     a[items] = reps
     pool = int(p.item_pool[items[0]])
-    cost0 = float(p.pair_cost[p.pair_index(a)[items]].sum())
+    debug = log.isEnabledFor(logging.DEBUG)
+    cost0 = float(p.pair_cost[p.pair_index(a)[items]].sum()) if debug else 0.0
     level = rounds = 0
     while not (cancel is not None and cancel.cancelled):
         left = deadline - time.perf_counter()
@@ -253,8 +254,9 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
             level += 1
         else:
             break
-    log.debug("merge pool %d: %d round(s), %.4g -> %.4g", pool, rounds, cost0,
-              float(p.pair_cost[p.pair_index(a)[items]].sum()))
+    if debug:  # each pair_index is O(pairs of the whole book)
+        log.debug("merge pool %d: %d round(s), %.4g -> %.4g", pool, rounds, cost0,
+                  float(p.pair_cost[p.pair_index(a)[items]].sum()))
     return items, a[items]
 
 
