@@ -23,10 +23,11 @@ restriction that fixes part of each book is integer-infeasible) frees every item
 its few cheapest reps by reduced cost — :data:`LOOSE_LADDER` of them, the next rung when a MIP
 finds no plan (proven infeasible in presolve, or out of time), then every pair on pools up to
 :data:`LOOSE_FULL_PAIRS` — each MIP for :data:`LOOSE_MIP_SHARE` of the pool's time left. The
-fewer reps per item, the easier the MIP: on the 100k book (seed 3, 5 s a pool) five reps per
-item took the 1,018-account pool to 5 % over its LP where ten found no plan and every pair
-gave 393 %. CP-SAT then improves the plan with the pool's time left (:func:`_merge`), round
-after round over that plan's pairs and the pairs the LP uses. Pools are taken
+fewer reps per item, the easier the MIP (too few, and it has no plan at all): on the 100k book
+(seed 3, 5 s a pool) five reps per item took the 1,018-account pool to 5 % over its LP where
+ten found no plan and every pair gave 393 %. CP-SAT then improves the plan with the pool's
+time left (:func:`_merge`), round after round over that plan's pairs and the pairs the LP
+uses. Pools are taken
 smallest first with an equal share of the time left; pools that found no plan, or stopped short
 of the gap, get a second pass with the time that remains, hinted with the first pass's plan and
 kept only when cheaper. A smooth pool whose MIPs all fail (its LP cut off by the clock, so the
@@ -72,9 +73,11 @@ LOOSE_ITEMS_PER_REP = 100
 #: MIPs, one rung after another while they find no plan; after them, pools up to
 #: LOOSE_FULL_PAIRS pairs try once more over every pair. 100k book, seed 3, 5 s a pool alone,
 #: over their LP: ten reps per item gave 33 / 20 / 50 / 33 % on four lumpy pools and no plan on
-#: the fifth; five (then ten) 21-33 / 6-7 / 26-28 / 17-18 / 5 %. Four made three of the five
-#: pools infeasible.
-LOOSE_LADDER = (5, 10)
+#: the fifth; five (then ten) 21-33 / 6-7 / 26-28 / 17-18 / 5 %; four found no plan on three.
+#: With 3 s a pool (what they get in a 60 s solve), the cost above their LPs of the five lumpy
+#: pools of each seed, seeds 1 / 2 / 3: (5, 10) 17.7 / 13.1 / 12.3 M, (6, 10) 8.0 / 11.5 /
+#: 15.1 M (34.6 M in all against 43.1 M); (5, 7, 10) on seeds 1 and 3: 11.7 / 13.9 M.
+LOOSE_LADDER = (6, 10)
 LOOSE_FULL_PAIRS = 40_000
 
 #: Share of a lumpy pool's time left for each of its MIPs (the rest, once one found a plan:
