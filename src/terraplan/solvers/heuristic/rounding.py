@@ -108,14 +108,15 @@ class RoundingStats:
 
 def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: float, *,
              seed: int = 0, gap: float = 0.005, free_share: float = 0.1, per_item: int = 3,
-             cancel: CancelToken | None = None, workers: int = 1
+             cancel: CancelToken | None = None, workers: int = 1, lumpy_weight: float = 1.0
              ) -> tuple[I64, RoundingStats]:
     """Round the LP solution ``x`` (per pair) pool by pool; returns the rep of every item.
 
     ``start`` is the argmax assignment (kept wherever a pool's MIP finds nothing); pools are
-    taken smallest first, each with an equal share of the time left (``workers`` pools at
-    once in threads: HiGHS releases the GIL, and pools touch disjoint items); pools that found
-    no plan get a second pass with the time that is left.
+    taken smallest first, each with a share of the time left (``workers`` pools at once in
+    threads: HiGHS releases the GIL, and pools touch disjoint items) — equal shares, a lumpy
+    pool's weighed ``lumpy_weight`` times a smooth one's; pools that found no plan get a
+    second pass with the time that is left.
     """
     t0 = time.perf_counter()
     p = problem
@@ -127,16 +128,18 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
     lumpy = {id(g): len(np.unique(p.pair_item[g]))
              <= LOOSE_ITEMS_PER_REP * len(np.unique(p.indices[g])) for g in groups}
     lock = threading.Lock()
-    count = {"rounded": 0, "widened": 0, "loose": 0, "searched": 0, "left": len(groups)}
+    count = {"rounded": 0, "widened": 0, "loose": 0, "searched": 0}
+    weight = {"left": 0.0}  # of the pools not started yet
     workers = max(1, min(workers, len(groups)))
     failed: list[I64] = []
     done: set[int] = set()
     hint = start
 
     def one(pairs: I64) -> None:
+        w = lumpy_weight if lumpy[id(pairs)] else 1.0
         with lock:
-            share = (deadline - time.perf_counter()) * workers / max(count["left"], 1)
-            count["left"] -= 1
+            share = (deadline - time.perf_counter()) * workers * w / max(weight["left"], w)
+            weight["left"] -= w
         share = min(share, deadline - time.perf_counter())
         if share < 0.02 or (cancel is not None and cancel.cancelled):
             return
@@ -202,7 +205,7 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
             failed.append(pairs)
 
     def run(todo: list[I64]) -> None:
-        count["left"] = len(todo)
+        weight["left"] = sum(lumpy_weight if lumpy[id(g)] else 1.0 for g in todo)
         if workers > 1:
             with ThreadPoolExecutor(max_workers=workers) as ex:
                 list(ex.map(one, todo))
