@@ -153,8 +153,9 @@ MIP_FIRST_PAIRS = 200_000
 #: hundred accounts is solved whole, and whether HiGHS closes it in time decides the plan. 10k
 #: × 50, seed 2, 5 s: with equal shares 6 of 12 runs ended 0.68-0.72 % over the LP, 3 at
 #: 1.05-1.10 % and 3 at 3.86-3.97 % (one 253-account pool kept its first plan, 32 % over); with
-#: 3, 0.42-0.52 % four times and 1.11 % twice; seeds 1 and 3 unchanged. Not on larger books:
-#: at 100k the smooth pools' rounding then lacked time and seeds 1 and 2 ended without a plan.
+#: 3, of 10 runs 7 at 0.39-0.52 % and 3 at 1.11-1.12 %; seeds 1 and 3 unchanged. Not on
+#: larger books: at 100k the smooth pools' rounding then lacked time and seeds 1 and 2 ended
+#: without a plan.
 LUMPY_WEIGHT = 3.0
 
 #: Share of the time the pool LPs may take on books above :data:`MIP_FIRST_PAIRS` pairs (when

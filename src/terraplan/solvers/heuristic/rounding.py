@@ -27,13 +27,14 @@ fewer reps per item, the easier the MIP (too few, and it has no plan at all): on
 (seed 3, 5 s a pool) five reps per item took the 1,018-account pool to 5 % over its LP where
 ten found no plan and every pair gave 393 %. CP-SAT then improves the plan with the pool's
 time left (:func:`_merge`), round after round over that plan's pairs and the pairs the LP
-uses. Pools are taken
-smallest first with an equal share of the time left; pools that found no plan, or stopped short
-of the gap, get a second pass with the time that remains, hinted with the first pass's plan and
-kept only when cheaper. A smooth pool whose MIPs all fail (its LP cut off by the clock, so the
-argmax leaves many reps outside their bands) gets the local search on that pool alone for the
-pool's time left (:func:`_search_pool`), then the second pass hinted with the result; at 100k,
-seed 2, 60 s, this left 4 band violations at the end of the solve instead of 52.
+uses. Pools are taken smallest first with an equal share of the time left (a lumpy pool's
+weighed ``lumpy_weight`` times a smooth one's, which the heuristic sets on small books); pools
+that found no plan, or stopped short of the gap, get a second pass with the time that
+remains, hinted with the first pass's plan and kept only when cheaper. A smooth pool whose
+MIPs all fail (its LP cut off by the clock, so the argmax leaves many reps outside their
+bands) gets the local search on that pool alone for the pool's time left
+(:func:`_search_pool`), then the second pass hinted with the result; at 100k, seed 2, 60 s,
+this left 4 band violations at the end of the solve instead of 52.
 Global continuity budgets are not seen here (they are the search's).
 """
 
