@@ -257,3 +257,27 @@ def test_books_scenarios_and_problems_pickle() -> None:
     a = p.indices[p.indptr[:-1]]
     assert objective(q, a) == objective(p, a)
     assert hard_violations(q, a) == hard_violations(p, a)
+
+
+def test_pair_lookup_matches_every_pair_and_rejects_every_non_candidate() -> None:
+    """The per-row binary search against a dictionary of all pairs, on ragged rows (1 to 40
+    candidates), with reps before, between and after each row's reps, and -1."""
+    from terraplan.io.generator import generate_book
+
+    g = generate_book(600, 40, seed=3)
+    p = compile(Scenario(spec(None), g.accounts, g.reps), max_candidates=None)
+    lengths = np.diff(p.indptr)
+    assert lengths.min() < lengths.max()  # ragged: the search must stop inside short rows
+    where = {(int(t), int(r)): i
+             for i, (t, r) in enumerate(zip(p.pair_item, p.indices, strict=True))}
+    rng = np.random.default_rng(0)
+    items = rng.integers(0, p.n_items, 20_000)
+    reps = rng.integers(-1, p.n_reps + 1, 20_000)
+    got = p.pair_lookup(items, reps)
+    want = [where.get((int(t), int(r)), -1) for t, r in zip(items, reps, strict=True)]
+    assert got.tolist() == want
+    assert (got >= 0).any() and (got < 0).any()
+    # every real pair finds itself; a whole assignment through pair_index
+    assert np.array_equal(p.pair_lookup(p.pair_item, p.indices), np.arange(p.n_pairs))
+    first = p.indices[p.indptr[:-1]]
+    assert np.array_equal(p.pair_index(first), p.indptr[:-1])

