@@ -379,7 +379,8 @@ def _undo_moves(problem: ProblemData, sel: np.ndarray, start: np.ndarray, plan: 
     cols[cur[(cur >= 0) & in_sel]] = True
     cols[fin[fin >= 0]] = True
     cols |= sel & forced[problem.pair_item]
-    hint = _greedy_undo(problem, cur, np.asarray(plan, dtype=np.int64))
+    # like the CP-SAT model: only items with a pair in ``sel`` may go back to their current pair
+    hint = _greedy_undo(problem, np.where(in_sel, cur, -1), np.asarray(plan, dtype=np.int64))
     out, status = cpsat_over_columns(problem, cols, hint, time_limit, seed=seed, threads=2,
                                      deterministic=True)
     best = min((a for a in (out, hint) if a is not None), key=lambda a: objective(problem, a))
