@@ -380,7 +380,8 @@ def _undo_moves(problem: ProblemData, sel: np.ndarray, start: np.ndarray, plan: 
     cols[fin[fin >= 0]] = True
     cols |= sel & forced[problem.pair_item]
     # like the CP-SAT model: only items with a pair in ``sel`` may go back to their current pair
-    hint = _greedy_undo(problem, np.where(in_sel, cur, -1), np.asarray(plan, dtype=np.int64))
+    hint = _greedy_undo(problem, np.where(in_sel, cur, -1), fin,
+                        np.asarray(plan, dtype=np.int64))
     out, status = cpsat_over_columns(problem, cols, hint, time_limit, seed=seed, threads=2,
                                      deterministic=True)
     best = min((a for a in (out, hint) if a is not None), key=lambda a: objective(problem, a))
@@ -389,17 +390,18 @@ def _undo_moves(problem: ProblemData, sel: np.ndarray, start: np.ndarray, plan: 
     return best.astype(plan.dtype), status
 
 
-def _greedy_undo(problem: ProblemData, cur: np.ndarray, plan: np.ndarray) -> np.ndarray:
-    """``plan`` with its moves taken back one at a time, items in index order, wherever the
-    item's current pair ``cur`` (−1: none) keeps every hard rule and lowers the cost — by the
-    search state's incremental deltas, so thousands of moves take milliseconds. The undo's
+def _greedy_undo(problem: ProblemData, cur: np.ndarray, fin: np.ndarray, plan: np.ndarray
+                 ) -> np.ndarray:
+    """``plan`` (its pairs ``fin``) with its moves taken back one at a time, items in index
+    order, wherever the item's current pair ``cur`` (−1: none) keeps every hard rule and
+    lowers the cost — by the search state's incremental deltas, so thousands of moves take
+    milliseconds. The undo's
     CP-SAT starts from this: alone, its interleaved workers sometimes gave back 1 of 6,500
     needless moves in 30 s (``test_undo_moves_takes_back_every_move_no_rule_needs``, 1 run in
     3). ``plan`` itself when an item is off its candidates, ``plan`` breaks a rule, or the
     result fails the float re-check."""
     from terraplan.solvers.heuristic.state import V_EPS, SearchState
 
-    fin = problem.pair_index(plan)
     if np.any(fin < 0):  # an item off its candidates (or unplaced): no state to search from
         return plan
     state = SearchState(problem, plan)

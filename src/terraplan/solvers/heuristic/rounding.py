@@ -243,8 +243,7 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
     a = hint.copy()
     a[items] = reps
     pool = int(p.item_pool[items[0]])
-    debug = log.isEnabledFor(logging.DEBUG)
-    cost0 = float(p.pair_cost[p.pair_lookup(items, a[items])].sum()) if debug else 0.0
+    cost0 = float(p.pair_cost[p.pair_lookup(items, a[items])].sum())
     level = rounds = 0
     while not (cancel is not None and cancel.cancelled):
         left = deadline - time.perf_counter()
@@ -261,9 +260,8 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
             level += 1
         else:
             break
-    if debug:
-        log.debug("merge pool %d: %d round(s), %.4g -> %.4g", pool, rounds, cost0,
-                  float(p.pair_cost[p.pair_lookup(items, a[items])].sum()))
+    log.debug("merge pool %d: %d round(s), %.4g -> %.4g", pool, rounds, cost0,
+              float(p.pair_cost[p.pair_lookup(items, a[items])].sum()))
     return items, a[items]
 
 
