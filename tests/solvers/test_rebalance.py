@@ -354,15 +354,15 @@ def test_rebalance_keeps_its_time_limit_and_reports_honestly(
         assert not res.status.has_plan and res.message
 
 
-def test_undo_moves_takes_back_every_move_no_rule_needs(
-        generated: tuple[Scenario, ProblemData, Plan]) -> None:
-    """A time-limited repair MIP can stop on an incumbent that moves most of a pool (2,028 of
-    2,685 accounts at 100k); the undo (CP-SAT) keeps only the moves a rule needs. Here the
-    "incumbent" is another feasible plan of the whole book (the heuristic's, which moves
-    thousands of accounts), and the start leaves one rep's book unassigned (forced items)."""
-    from terraplan.problem import hard_violations, objective
+def _undo_case(generated: tuple[Scenario, ProblemData, Plan], noise_seed: int, seed: int
+               ) -> tuple[ProblemData, np.ndarray, np.ndarray]:
+    """The book in force priced as the rebalance prices it, with a move cost of 1 per account
+    (disruption weight 1: taking a move back always saves); the current owners' item
+    assignment; and another feasible plan of the same rules blind to who owns what now and to
+    travel (the heuristic's on random pair costs), which moves thousands of accounts."""
+    from terraplan.problem import hard_violations
     from terraplan.solvers import SolveOptions, solve
-    from terraplan.solvers.rebalance import _book_in_force, _priced, _undo_moves
+    from terraplan.solvers.rebalance import _book_in_force, _priced
 
     sc, p0, active = generated
     book, _ = _book_in_force(sc, active, [])
@@ -372,15 +372,27 @@ def test_undo_moves_takes_back_every_move_no_rule_needs(
             update={"move_cost": 1.0, "move_weight": "count"})}),
         "objective": sc.spec.objective.model_copy(update={"disruption": 1.0})})
     p, _ = _priced(compile(Scenario(spec=spec, accounts=book, reps=sc.reps)), None, 1e-6)
-    # a plan of the same rules blind to who owns what now and to travel: random pair costs
-    noise = np.random.default_rng(7).random(p0.n_pairs)
+    noise = np.random.default_rng(noise_seed).random(p0.n_pairs)
     noise.flags.writeable = False
-    other = solve(dataclasses.replace(p0, pair_cost=noise), backend="heuristic", seed=2,
+    other = solve(dataclasses.replace(p0, pair_cost=noise), backend="heuristic", seed=seed,
                   explain=False, options=SolveOptions(time_limit=5.0))
     assert other.assignment is not None and other.status.has_plan
-    start = p.item_assignment(p.account_owner)
-    plan = p.item_assignment(other.assignment)
+    start = p.item_assignment(p.account_owner).astype(np.int64)
+    plan = p.item_assignment(other.assignment).astype(np.int64)
     assert not hard_violations(p, plan)
+    return p, start, plan
+
+
+def test_undo_moves_takes_back_every_move_no_rule_needs(
+        generated: tuple[Scenario, ProblemData, Plan]) -> None:
+    """A time-limited repair MIP can stop on an incumbent that moves most of a pool (2,028 of
+    2,685 accounts at 100k); the undo (CP-SAT) keeps only the moves a rule needs. Here the
+    "incumbent" is another feasible plan of the whole book (the heuristic's, which moves
+    thousands of accounts), and the start leaves one rep's book unassigned (forced items)."""
+    from terraplan.problem import hard_violations, objective
+    from terraplan.solvers.rebalance import _undo_moves
+
+    p, start, plan = _undo_case(generated, noise_seed=7, seed=2)
     gone = int(np.argmax(np.bincount(start, minlength=p.n_reps)))
     forced = start == gone
     start[forced] = -1  # that rep's items have no current pair: they must be placed
@@ -395,6 +407,47 @@ def test_undo_moves_takes_back_every_move_no_rule_needs(
     assert objective(p, out) <= objective(p, plan)
     moved_after = int(np.sum((out != start) & ~forced))
     assert moved_after * 20 < moved_before, (moved_after, moved_before)
+
+
+def test_greedy_undo_leaves_no_single_take_back_that_keeps_the_rules_and_saves(
+        generated: tuple[Scenario, ProblemData, Plan]) -> None:
+    """The undo's greedy pass alone (the CP-SAT after it could hide a weak pass): from another
+    feasible plan of the whole book, each item either keeps the plan's rep or goes back to its
+    current one; items without a current pair are never touched; every rule still holds; the
+    cost does not rise; and no single move left could still be taken back within the rules at
+    a lower cost (a local optimum of take-backs, re-checked from scratch, not by the deltas
+    the pass used). A plan that breaks a rule comes back unchanged."""
+    from terraplan.problem import hard_violations, objective
+    from terraplan.solvers.rebalance import _greedy_undo
+
+    p, start, plan = _undo_case(generated, noise_seed=11, seed=3)
+    cur = p.pair_index(start)
+    # a third of the items "have no current pair" (as a departed rep's book): never moved back
+    no_cur = np.random.default_rng(5).random(p.n_items) < 0.33
+    cur[no_cur] = -1
+    fin = p.pair_index(plan)
+    movable = (cur >= 0) & (fin != cur)
+    assert int(movable.sum()) > 500
+    out = _greedy_undo(p, cur, fin, plan)
+    assert not hard_violations(p, out)
+    assert np.all((out == plan) | ((out == start) & ~no_cur))
+    assert np.array_equal(out[no_cur], plan[no_cur])
+    base = objective(p, out)
+    assert base <= objective(p, plan)
+    taken = int(np.sum(out != plan))
+    assert taken > 0.5 * int(movable.sum()), (taken, int(movable.sum()))
+    # local optimum: every move still in place either breaks a rule or costs no less if undone
+    left = np.flatnonzero((cur >= 0) & (out != start))
+    assert len(left) > 50
+    for t in left[np.random.default_rng(0).permutation(len(left))[:200]].tolist():
+        trial = out.copy()
+        trial[t] = start[t]
+        assert hard_violations(p, trial) or objective(p, trial) >= base - 1e-9 * abs(base), t
+    # a plan breaking a rule is not worked on
+    # every item on its first candidate: the first rep of each pool far over its bands
+    broken = p.indices[p.indptr[:-1]].astype(np.int64)
+    assert hard_violations(p, broken)
+    assert np.array_equal(_greedy_undo(p, cur, p.pair_index(broken), broken), broken)
 
 
 def test_search_stage_repairs_when_every_repair_mip_fails(

@@ -393,13 +393,14 @@ def _undo_moves(problem: ProblemData, sel: np.ndarray, start: np.ndarray, plan: 
 def _greedy_undo(problem: ProblemData, cur: np.ndarray, fin: np.ndarray, plan: np.ndarray
                  ) -> np.ndarray:
     """``plan`` (its pairs ``fin``) with its moves taken back one at a time, items in index
-    order, wherever the item's current pair ``cur`` (−1: none) keeps every hard rule and
-    lowers the cost — by the search state's incremental deltas, so thousands of moves take
-    milliseconds. The undo's
-    CP-SAT starts from this: alone, its interleaved workers sometimes gave back 1 of 6,500
-    needless moves in 30 s (``test_undo_moves_takes_back_every_move_no_rule_needs``, 1 run in
-    3). ``plan`` itself when an item is off its candidates, ``plan`` breaks a rule, or the
-    result fails the float re-check."""
+    order, pass after pass until a pass takes back nothing (a take-back that would break a
+    band may fit once later ones are made), wherever the item's current pair ``cur`` (−1:
+    none) keeps every hard rule and lowers the cost — by the search state's incremental
+    deltas, so thousands of moves take milliseconds. The undo's CP-SAT starts from this:
+    alone, its interleaved workers sometimes gave back 1 of 6,500 needless moves in 30 s
+    (``test_undo_moves_takes_back_every_move_no_rule_needs``, 1 run in 3). ``plan`` itself
+    when an item is off its candidates, ``plan`` breaks a rule, or the result fails the float
+    re-check."""
     from terraplan.solvers.heuristic.state import V_EPS, SearchState
 
     if np.any(fin < 0):  # an item off its candidates (or unplaced): no state to search from
@@ -407,10 +408,17 @@ def _greedy_undo(problem: ProblemData, cur: np.ndarray, fin: np.ndarray, plan: n
     state = SearchState(problem, plan)
     if state.violation > V_EPS:
         return plan
-    for t in np.flatnonzero((cur >= 0) & (fin != cur)).tolist():
-        dv, dc = state.delta_move(t, int(cur[t]))
-        if dv <= 0.0 and dc < 0.0:
-            state.apply_move(t, int(cur[t]))
+    todo = np.flatnonzero((cur >= 0) & (fin != cur))
+    while len(todo):
+        taken = np.zeros(len(todo), dtype=bool)
+        for i, t in enumerate(todo.tolist()):
+            dv, dc = state.delta_move(t, int(cur[t]))
+            if dv <= 0.0 and dc < 0.0:
+                state.apply_move(t, int(cur[t]))
+                taken[i] = True
+        if not taken.any():
+            break
+        todo = todo[~taken]
     out = state.a.copy()
     return plan if hard_violations(problem, out) else out
 
