@@ -258,3 +258,29 @@ def test_narrowed_pool_lps_round_to_a_plan_the_evaluator_accepts(monkeypatch) ->
     assert res.bound is not None
     assert 0.999 * real.value <= res.bound < real.value  # narrowed: a Lagrangian, a bit lower
     assert res.objective <= 1.05 * real.value
+
+
+def test_large_book_pipeline_rounds_each_pool_and_the_evaluator_accepts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # books above MIP_FIRST_PAIRS pairs run pool LPs and rounding as one pipeline; the
+    # threshold is lowered so a small book takes that route (narrowed CG pools included)
+    import terraplan.solvers.bounds as bounds
+    import terraplan.solvers.heuristic as heuristic
+
+    monkeypatch.setattr(heuristic, "MIP_FIRST_PAIRS", 100)
+    monkeypatch.setattr(bounds, "CG_MIN_PAIRS", 2000)
+    g = generate_book(3000, 12, seed=4)
+    sc = _scenario(g.accounts, g.reps, {"balance": [
+        {"metric": "potential", "tolerance": 0.03}, {"metric": "workload", "tolerance": 0.03}]})
+    p = compile(sc)
+    assert p.n_pools > 1 and p.n_pairs > 100
+    real = bounds.lp_bound(p, time_limit=60)
+    res = solve(p, backend="heuristic", seed=1, explain=False,
+                options=SolveOptions(time_limit=20, threads=2))
+    assert res.status.has_plan, res.message
+    assert res.stats["pipeline"] == 1.0 and res.stats["pools_rounded"] == p.n_pools
+    _check(sc, res)
+    assert res.bound is not None and res.bound <= real.value * (1 + 1e-9)
+    assert res.objective <= 1.05 * real.value
+    off = solve(p, backend="heuristic", seed=1, explain=False,
+                options=SolveOptions(time_limit=20, threads=2, extra={"pipeline": False}))
+    assert off.stats["pipeline"] == 0.0 and off.status.has_plan

@@ -210,3 +210,51 @@ def test_lumpy_merges_improve_a_poor_plan_and_keep_every_rule() -> None:
     assert cost(after) < cost(before)
     lp_pool = float(p.pair_cost[pairs] @ x[pairs])
     assert cost(after) >= lp_pool * (1 - 1e-9)
+
+
+def test_pipeline_gives_the_pool_lps_bound_and_rounds_every_pool() -> None:
+    """The pool LPs and their rounding in one pipeline (each pool rounded as soon as its own
+    LP is solved): the same bound as the pool LPs alone, every pool rounded, a plan the
+    evaluator accepts near the LP; the same plan twice for a seed on one worker."""
+    from terraplan.solvers.bounds import lp_bound
+    from terraplan.solvers.heuristic.rounding import lp_and_round
+
+    sc, p = _problem(6)
+    assert p.n_pools > 1
+    ref = lp_bound(p, time_limit=60)
+    b, a, stats = lp_and_round(p, lp_time=60, deadline=time.perf_counter() + 60, seed=0,
+                               gap=1e-3, workers=2)
+    assert not b.infeasible and b.x is not None and np.isfinite(b.x).all()
+    assert b.value == pytest.approx(ref.value, rel=1e-6)
+    assert stats.pools == p.n_pools and stats.rounded == stats.pools
+    assert hard_violations(p, a) == []
+    ev = evaluate(sc, decode(p, p.account_assignment(a)))
+    assert ev.hard_count == 0
+    assert b.value <= objective(p, a) <= 1.02 * b.value
+    runs = [lp_and_round(p, lp_time=60, deadline=time.perf_counter() + 60, seed=1, gap=1e-3,
+                         workers=1)[1] for _ in range(2)]
+    assert np.array_equal(runs[0], runs[1])
+
+
+def test_pipeline_reports_an_infeasible_pool_and_stops_on_cancel() -> None:
+    from dataclasses import replace
+
+    from terraplan.domain import RepRoster
+    from terraplan.solvers.base import CancelToken
+    from terraplan.solvers.heuristic.construct import cheapest
+    from terraplan.solvers.heuristic.rounding import lp_and_round
+
+    sc, _ = _problem(7)
+    # an hour of capacity per rep: no split meets it, every pool's LP is infeasible
+    tight = Scenario(spec=sc.spec, accounts=sc.accounts,
+                     reps=RepRoster.of([replace(r, capacity=1.0) for r in sc.reps]))
+    b, _, stats = lp_and_round(compile(tight), lp_time=60, deadline=time.perf_counter() + 60,
+                               workers=2)
+    assert b.infeasible and stats.rounded == 0
+    _, p = _problem(7)
+    tok = CancelToken()
+    tok.cancel()
+    b, a, stats = lp_and_round(p, lp_time=60, deadline=time.perf_counter() + 60, cancel=tok,
+                               workers=2)
+    assert stats.rounded == 0 and b.stats["pools_unsolved"] == b.stats["lps"]
+    assert np.array_equal(a, cheapest(p))  # nothing solved: each item's cheapest pair

@@ -757,6 +757,16 @@ def lp_bound(
         else:
             for i in np.argsort(sizes, kind="stable").tolist():
                 one(i)
+    return combine_pool_lps(problem, groups, results, split, t0)
+
+
+def combine_pool_lps(problem: ProblemData, groups: list[I64], results: list[_LpResult],
+                     split: bool, t0: float) -> Bound:
+    """The :class:`Bound` of the pool LPs ``results`` over the pair groups ``groups`` (one
+    LP over every pair when not ``split``), ``t0`` its start: values summed, ``x`` and reduced
+    costs per pair (NaN where a pool's LP was not solved, which then adds its items' cheapest
+    pairs to the value), infeasible as soon as one pool is."""
+    biggest = max((len(g) for g in groups), default=0)
     x = np.full(problem.n_pairs, np.nan, dtype=np.float64)
     reduced = np.full(problem.n_pairs, np.nan, dtype=np.float64)
     prices = np.zeros((len(problem.balance_metric) + 1, problem.n_reps), dtype=np.float64)
