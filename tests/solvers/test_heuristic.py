@@ -240,6 +240,51 @@ def test_cpsat_merge_lowers_a_pools_cost_over_its_own_and_the_lps_columns() -> N
     assert n >= 1 and state2.cost < cost0 and hard_violations(p, state2.a) == []
 
 
+def test_merge_phase_widens_a_pool_whose_merge_finds_nothing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # every merge made to fail (as one proven optimal over its columns does): each pool above
+    # its LP is tried over its plan's and the LP's columns, then once more over those and
+    # each item's two cheapest pairs by reduced cost, then dropped; without reduced costs,
+    # dropped after the first
+    import time
+
+    import terraplan.solvers.heuristic as heuristic
+    from terraplan.solvers.heuristic.construct import lp_guided
+    from terraplan.solvers.heuristic.polish import merge_columns, pool_pairs
+    from terraplan.solvers.heuristic.state import SearchState
+
+    g = generate_book(2000, 20, seed=6)
+    sc = _scenario(g.accounts, g.reps, {"balance": [
+        {"metric": "potential", "tolerance": 0.05}, {"metric": "workload", "tolerance": 0.05}]})
+    p = compile(sc)
+    c = lp_guided(p, time_limit=60, threads=1)
+    assert c is not None and c.bound.x is not None and c.bound.reduced is not None
+    x, rc = c.bound.x, c.bound.reduced
+    start = p.indices[p.indptr[:-1]].astype(np.int64)  # first candidates: far above the LP
+    calls: list[tuple[int, np.ndarray]] = []
+
+    def fails(state, pool, cols, t, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append((pool, cols))
+        return False
+
+    monkeypatch.setattr(heuristic, "solve_cpsat_merge", fails)
+    deadline = time.perf_counter() + 60
+    n = heuristic._merge_pools(SearchState(p, start), x, deadline, 0, 1,
+                               lambda: time.perf_counter() > deadline, None, reduced=rc)
+    assert n == 0
+    pools = [pool for pool, _ in calls]
+    assert len(set(pools)) >= 2 and all(pools.count(q) == 2 for q in set(pools))
+    for q in set(pools):
+        narrow, wide = (cols for pool, cols in calls if pool == q)
+        pp = next(g for g in pool_pairs(p) if p.item_pool[p.pair_item[g[0]]] == q)
+        assert np.array_equal(narrow, merge_columns(p, pp, start, x, 0))
+        assert np.array_equal(wide, merge_columns(p, pp, start, x, 2, rc))
+        assert set(narrow.tolist()) < set(wide.tolist())
+    calls.clear()
+    heuristic._merge_pools(SearchState(p, start), x, deadline, 0, 1,
+                           lambda: time.perf_counter() > deadline, None)
+    assert sorted(pool for pool, _ in calls) == sorted(set(pools))
+
+
 def test_narrowed_pool_lps_round_to_a_plan_the_evaluator_accepts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # large books round pool LPs solved with narrowed bands (lp_narrow_items); here every pool
     # goes through column generation (where the narrowing lives) on a small book
