@@ -384,9 +384,11 @@ def _undo_moves(problem: ProblemData, sel: np.ndarray, start: np.ndarray, plan: 
                         np.asarray(plan, dtype=np.int64))
     out, status = cpsat_over_columns(problem, cols, hint, time_limit, seed=seed, threads=2,
                                      deterministic=True)
-    best = min((a for a in (out, hint) if a is not None), key=lambda a: objective(problem, a))
-    if objective(problem, best) >= objective(problem, plan):
-        return plan, status
+    # the cheapest of the plan, the greedy result and CP-SAT's (the plan on ties)
+    best, best_obj = plan, objective(problem, plan)
+    for a in (hint, out):
+        if a is not None and a is not plan and (obj := objective(problem, a)) < best_obj:
+            best, best_obj = a, obj
     return best.astype(plan.dtype), status
 
 

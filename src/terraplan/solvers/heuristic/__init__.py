@@ -418,23 +418,23 @@ def solve_heuristic(
     lp_x = c.bound.x if c is not None else None
     lp_reduced = c.bound.reduced if c is not None else None
     first_share = float(extra.get("merge_first", MERGE_FIRST_SHARE))
-    if (rounding is not None and mip_max > 0 and first_share > 0 and not budget
-            and state.violation > V_EPS and not should_stop()):
-        # the rounding left reps outside a band: the search first, until every rule holds
-        left = max(deadline - time.perf_counter(), 0.0)
-        phase_end[0] = deadline - min(REPAIR_RESERVE * left, REPAIR_RESERVE_MAX_S)
-        search.run(max_rounds=max_rounds,
-                   on_round=lambda: on_round() or state.violation <= V_EPS)
-        phase_end[0] = deadline
-        _log_outside(problem, state, "after the repairing search")
-    if (rounding is not None and mip_max > 0 and first_share > 0 and not budget
-            and state.violation <= V_EPS and not should_stop()):
-        end = time.perf_counter() + first_share * max(deadline - time.perf_counter(), 0.0)
-        merged = _merge_pools(state, lp_x, end, seed, options.threads, should_stop, cancel,
-                              reduced=lp_reduced)
-        if merged:
-            state.resync()
-        _log_outside(problem, state, f"after {merged} first merge(s)")
+    # (a rounded start implies no warm start and no continuity budget)
+    if rounding is not None and mip_max > 0 and first_share > 0:
+        if state.violation > V_EPS and not should_stop():
+            # the rounding left reps outside a band: the search first, until every rule holds
+            left = max(deadline - time.perf_counter(), 0.0)
+            phase_end[0] = deadline - min(REPAIR_RESERVE * left, REPAIR_RESERVE_MAX_S)
+            search.run(max_rounds=max_rounds,
+                       on_round=lambda: on_round() or state.violation <= V_EPS)
+            phase_end[0] = deadline
+            _log_outside(problem, state, "after the repairing search")
+        if state.violation <= V_EPS and not should_stop():
+            end = time.perf_counter() + first_share * max(deadline - time.perf_counter(), 0.0)
+            merged = _merge_pools(state, lp_x, end, seed, options.threads, should_stop, cancel,
+                                  reduced=lp_reduced)
+            if merged:
+                state.resync()
+            _log_outside(problem, state, f"after {merged} first merge(s)")
     # keep a reserve for the repair MIPs in case the search ends with reps outside a rule
     left = max(deadline - time.perf_counter(), 0.0)
     phase_end[0] = deadline - (min(REPAIR_RESERVE * left, REPAIR_RESERVE_MAX_S)

@@ -63,13 +63,22 @@ def lp_guided(problem: ProblemData, time_limit: float, threads: int,
     x = np.where(solved, b.x, 0.0)
     if not solved.all():
         x[_argmin_per_item(problem, problem.pair_cost)[~solved[problem.indptr[:-1]]]] = 1.0
-    k = problem.n_items
-    starts = problem.indptr[:-1]
-    mx = np.maximum.reduceat(x, starts) if k else np.zeros(0)
-    pos = np.arange(problem.n_pairs, dtype=np.int64)
-    first = np.where(x >= mx[problem.pair_item] - 1e-12, pos, problem.n_pairs)
-    best = np.minimum.reduceat(first, starts) if k else np.zeros(0, np.int64)
-    return Construction(problem.indices[best].astype(np.int64), b, b.method)
+    _, reps = argmax_reps(problem, np.arange(problem.n_pairs, dtype=np.int64), x)
+    return Construction(reps, b, b.method)
+
+
+def argmax_reps(problem: ProblemData, pairs: I64, x: npt.NDArray[np.float64]
+                ) -> tuple[I64, I64]:
+    """Items of ``pairs`` (whole items, in pair order: all pairs or one pool's) and each
+    one's rep of largest ``x`` (values over ``pairs``; the first on ties)."""
+    if not len(pairs):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    it = problem.pair_item[pairs]
+    first = np.flatnonzero(np.r_[True, it[1:] != it[:-1]])
+    mx = np.repeat(np.maximum.reduceat(x, first), np.diff(np.r_[first, len(pairs)]))
+    pos = np.where(x >= mx - 1e-12, np.arange(len(pairs)), len(pairs))
+    best = pairs[np.minimum.reduceat(pos, first)]
+    return it[first].astype(np.int64), problem.indices[best].astype(np.int64)
 
 
 def price_based(problem: ProblemData, time_limit: float, iterations: int = 150,
@@ -214,5 +223,5 @@ def construct(problem: ProblemData, *, time_limit: float, threads: int,
                        cancel=cancel)
 
 
-__all__ = ["Construction", "cheapest", "construct", "from_initial", "greedy_fill", "lp_guided",
-           "price_based", "reduced_costs"]
+__all__ = ["Construction", "argmax_reps", "cheapest", "construct", "from_initial", "greedy_fill",
+           "lp_guided", "price_based", "reduced_costs"]

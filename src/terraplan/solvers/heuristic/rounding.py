@@ -35,6 +35,8 @@ MIPs all fail (its LP cut off by the clock, so the argmax leaves many reps outsi
 bands) gets the local search on that pool alone for the pool's time left
 (:func:`_search_pool`), then the second pass hinted with the result; at 100k, seed 2, 60 s,
 this left 4 band violations at the end of the solve instead of 52.
+:func:`lp_and_round` runs the pool LPs and this rounding as one pipeline: a pool is rounded as
+soon as its own LP is solved (in that order, not smallest first).
 Global continuity budgets are not seen here (they are the search's).
 """
 
@@ -134,8 +136,7 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
 
 def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed: int = 0,
                  gap: float = 0.005, cancel: CancelToken | None = None, workers: int = 1,
-                 narrow_items: float = 0.0, lumpy_weight: float = 1.0
-                 ) -> tuple[Bound, I64, RoundingStats]:
+                 narrow_items: float = 0.0) -> tuple[Bound, I64, RoundingStats]:
     """The pool LPs (:func:`terraplan.solvers.bounds.lp_bound`, pool by pool, each within
     ``lp_time`` seconds from now) and their rounding (:func:`round_lp`, until ``deadline``) in
     one pipeline of ``workers`` threads: a pool's rounding is queued as soon as its own LP is
@@ -151,7 +152,7 @@ def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed:
     rounding's figures.
     """
     from terraplan.solvers.bounds import _LpResult, _solve_lp_job, combine_pool_lps
-    from terraplan.solvers.heuristic.construct import cheapest
+    from terraplan.solvers.heuristic.construct import argmax_reps, cheapest
 
     t0 = time.perf_counter()
     p = problem
@@ -161,7 +162,7 @@ def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed:
     reduced = np.full(p.n_pairs, np.nan)
     start = cheapest(p)  # a pool whose LP is not solved keeps it
     r = _Rounder(p, x, reduced, start, deadline, groups, seed=seed, gap=gap, cancel=cancel,
-                 workers=workers, lumpy_weight=lumpy_weight)
+                 workers=workers, lumpy_weight=1.0)
     results: list[_LpResult] = [_LpResult("limit", -math.inf)] * len(groups)
     infeasible = threading.Event()
     futures: list[Future[None]] = []
@@ -180,7 +181,7 @@ def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed:
             return
         x[g] = res.x
         reduced[g] = res.reduced
-        items, reps = _argmax(p, g, res.x)
+        items, reps = argmax_reps(p, g, res.x)
         with r.lock:
             r.a[items] = reps
             r.hint[items] = reps
@@ -202,17 +203,6 @@ def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed:
     return bound, a, stats
 
 
-def _argmax(p: ProblemData, g: I64, xg: F64) -> tuple[I64, I64]:
-    """Items of the pairs ``g`` (whole items, in pair order) and each one's rep of largest
-    ``xg`` (the first on ties)."""
-    it = p.pair_item[g]
-    first = np.flatnonzero(np.r_[True, it[1:] != it[:-1]])
-    mx = np.repeat(np.maximum.reduceat(xg, first), np.diff(np.r_[first, len(g)]))
-    pos = np.where(xg >= mx - 1e-12, np.arange(len(g)), len(g))
-    return it[first].astype(np.int64), p.indices[g[np.minimum.reduceat(pos, first)]].astype(
-        np.int64)
-
-
 class _Rounder:
     """The rounding of :func:`round_lp`, pool by pool (:meth:`one`, thread-safe: pools touch
     disjoint items), then a second pass (:meth:`finish`)."""
@@ -228,6 +218,7 @@ class _Rounder:
         self.t0 = time.perf_counter()
         self.a = start.copy()
         self.hint = start.copy()
+        # pools are known by identity (``id`` of their pair array) in these maps
         self.lumpy = {id(g): len(np.unique(p.pair_item[g]))
                       <= LOOSE_ITEMS_PER_REP * len(np.unique(p.indices[g])) for g in groups}
         self.lock = threading.Lock()
@@ -295,7 +286,7 @@ class _Rounder:
         else:
             attempts = [(self.free_share, self.per_item, False),
                         (min(3 * self.free_share, 1.0), self.per_item + 2, False)]
-        key = pairs.ctypes.data
+        key = id(pairs)
         for j, (fs, pi, loose) in enumerate(attempts):
             left = pool_deadline - time.perf_counter()
             if left < 0.02:
