@@ -123,6 +123,30 @@ def test_column_generation_reaches_the_full_lp() -> None:
     assert float(cg.reduced[unused].min()) > -1e-6 * float(np.abs(p.pair_cost).mean())
 
 
+def test_column_generation_with_purged_masters_reaches_the_full_lp(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    import terraplan.solvers.bounds as bounds
+
+    p = compile(_generated(1500, 15))
+    direct = lp_bound(p, cg_min_pairs=10**9)
+    # masters purged down to one column per item as soon as they hold more than that
+    monkeypatch.setattr(bounds, "PURGE_ABOVE", 1.0)
+    monkeypatch.setattr(bounds, "PURGE_KEEP", 1.0)
+    with caplog.at_level(logging.DEBUG, logger="terraplan.solvers.bounds"):
+        cg = lp_bound(p, cg_min_pairs=50)
+    assert any("purged" in r.getMessage() for r in caplog.records)
+    assert direct.optimal and cg.optimal
+    assert cg.value == pytest.approx(direct.value, rel=1e-7)
+    assert cg.x is not None
+    sums = np.bincount(p.pair_item, weights=cg.x, minlength=p.n_items)
+    np.testing.assert_allclose(sums, 1.0, atol=1e-7)
+    # x maps back to the right pairs after the deletions: its cost is the LP value (no soft
+    # rules here, so every unit of cost is a pair's)
+    assert float(p.pair_cost @ cg.x) == pytest.approx(direct.value, rel=1e-7)
+
+
 def test_column_generation_stopped_early_is_still_a_bound() -> None:
     from terraplan.solvers.bounds import _column_generation, _lp_arrays
 

@@ -494,7 +494,8 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
     tol = 1e-9 * max(float(np.abs(cost_x).mean()), 1.0)
     rounds = 0
     status = "optimal"
-    last: tuple[F64, F64, int] | None = None  # (duals, primal, model columns) of an optimal master
+    # (duals, primal, model → LP column) of the last optimal master
+    last: tuple[F64, F64, I64] | None = None
     while True:
         left = deadline - time.perf_counter()
         if left <= 0 or (cancel is not None and cancel.cancelled) or rounds == max_rounds:
@@ -516,11 +517,13 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
             break
         sol = h.getSolution()
         y = np.asarray(sol.row_dual, dtype=np.float64)
-        last = (y, np.asarray(sol.col_value, dtype=np.float64), len(mcols))
+        cv = np.asarray(sol.col_value, dtype=np.float64)
+        last = (y, cv, mcols.copy())
         reduced = lp.cost - At @ y
         neg = np.flatnonzero(~in_model & (reduced[:n_x] < -tol))
         if not len(neg):
             break
+        mcols = _purge(h, mcols, cv, reduced, n_x, k_loc, in_model, tol)
         o = np.lexsort((reduced[neg], it[neg]))
         neg = neg[o]
         gi = it[neg]
@@ -545,7 +548,7 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
                  "Lagrangian %.6g", n_x, val)
         return _LpResult("partial", val, x, _prices(problem, reps, lp, y0), reduced,
                          {"columns": int(in_model.sum()), "rounds": rounds})
-    y, cv, n_cols = last
+    y, cv, mc = last
     reduced = lp.cost - At @ y
     converged = status == "optimal"
     if bound_lp is not None:
@@ -559,16 +562,45 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
         # stopped early: weak duality at the last optimal master's duals (valid for any duals)
         val = max(_lagrangian_at(lp, At, it, k_loc, s * yy)[0]
                   for yy in ([y] if y0 is None else [y, y0]) for s in (1.0, 0.5, 0.0))
-    mc = mcols[:n_cols]
     x = np.zeros(n_x)
     is_x = (mc >= 0) & (mc < n_x)
-    x[mc[is_x]] = cv[:n_cols][is_x]
-    slack = float(cv[:n_cols][mc < 0].sum())
+    x[mc[is_x]] = cv[is_x]
+    slack = float(cv[mc < 0].sum())
     log.info("column generation over %d pairs: %s after %d round(s), %d columns, value %.6g",
              n_x, status, rounds, int(in_model.sum()), val)
     return _LpResult(status, val, x, _prices(problem, reps, lp, y), reduced[:n_x],
                      {"columns": int(in_model.sum()), "rounds": rounds,
                       "elastic_slack": slack, "converged": converged})
+
+
+#: Column generation masters keep at most PURGE_ABOVE pair columns per item: above that, the
+#: unused columns dearest by reduced cost leave the master until PURGE_KEEP per item remain
+#: (they may come back when their reduced cost turns negative)
+PURGE_ABOVE = 4.0
+PURGE_KEEP = 3.0
+
+
+def _purge(h: Any, mcols: I64, cv: F64, reduced: F64, n_x: int, k_loc: int,
+           in_model: npt.NDArray[np.bool_], tol: float) -> I64:
+    """Delete from the master ``h`` the pair columns of :data:`PURGE_ABOVE` (see there) that
+    are at zero with a positive reduced cost (non-basic, so the warm start survives); returns
+    the new model → LP column map and clears ``in_model`` for them."""
+    is_x = (mcols >= 0) & (mcols < n_x)
+    n_in = int(is_x.sum())
+    if n_in <= PURGE_ABOVE * k_loc:
+        return mcols
+    j = np.flatnonzero(is_x & (cv[:len(mcols)] <= 1e-12))
+    rc = reduced[mcols[j]]
+    ok = rc > tol
+    j, rc = j[ok], rc[ok]
+    n_del = min(len(j), n_in - int(PURGE_KEEP * k_loc))
+    if n_del <= 0:
+        return mcols
+    gone = np.sort(j[np.argsort(-rc, kind="stable")[:n_del]])
+    h.deleteCols(len(gone), gone.astype(np.int32))
+    in_model[mcols[gone]] = False
+    log.debug("column generation: %d columns purged", len(gone))
+    return np.delete(mcols, gone)
 
 
 def _lagrangian_at(lp: LpArrays, At: Any, it: I64, k_loc: int, y: F64
