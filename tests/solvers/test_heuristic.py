@@ -9,7 +9,7 @@ from terraplan.domain import AccountBook, RepRoster, Scenario, ScenarioSpec
 from terraplan.evaluate import evaluate
 from terraplan.evaluate import objective as eval_objective
 from terraplan.io.generator import generate_book
-from terraplan.problem import compile, decode
+from terraplan.problem import ProblemData, compile, decode
 from terraplan.solvers import SolveOptions, Status, backends, choose_backend, solve
 from terraplan.solvers.base import CancelToken, MaxIterations, Progress
 from terraplan.solvers.heuristic import AUTO_MIN_PAIRS, HeuristicBackend
@@ -188,11 +188,36 @@ def test_cluster_repair_restores_the_bands_and_touches_only_the_cluster() -> Non
     assert np.isin(state.a[moved], allowed).all() and np.isin(bad[moved], allowed).all()
 
 
+def _merge_case() -> tuple[ProblemData, np.ndarray, np.ndarray]:
+    """The generated book of the merge tests, its LP's x and reduced costs."""
+    from terraplan.solvers.heuristic.construct import lp_guided
+
+    g = generate_book(2000, 20, seed=6)
+    sc = _scenario(g.accounts, g.reps, {"balance": [
+        {"metric": "potential", "tolerance": 0.05}, {"metric": "workload", "tolerance": 0.05}]})
+    p = compile(sc)
+    c = lp_guided(p, time_limit=60, threads=1)
+    assert c is not None and c.bound.x is not None and c.bound.reduced is not None
+    return p, c.bound.x, c.bound.reduced
+
+
+def _blind_plan(p: ProblemData, seconds: float) -> np.ndarray:
+    """A plan of ``p`` within every rule but far above its LP: solved blind to travel (random
+    pair costs)."""
+    import dataclasses
+
+    noise = np.random.default_rng(3).random(p.n_pairs)
+    noise.flags.writeable = False
+    res = solve(dataclasses.replace(p, pair_cost=noise), backend="heuristic", seed=0,
+                explain=False, options=SolveOptions(time_limit=seconds))
+    assert res.status.has_plan and res.assignment is not None
+    return p.item_assignment(res.assignment)
+
+
 def test_cpsat_merge_lowers_a_pools_cost_over_its_own_and_the_lps_columns() -> None:
     # a feasible but costly plan (made blind to travel: random pair costs) of a generated
     # book; the merge re-solves the largest pool by CP-SAT over the plan's and the LP's
     # columns: cheaper, still meeting every rule, nothing outside the pool or those columns
-    import dataclasses
     import time
 
     from terraplan.problem import hard_violations
@@ -205,12 +230,7 @@ def test_cpsat_merge_lowers_a_pools_cost_over_its_own_and_the_lps_columns() -> N
     sc = _scenario(g.accounts, g.reps, {"balance": [
         {"metric": "potential", "tolerance": 0.05}, {"metric": "workload", "tolerance": 0.05}]})
     p = compile(sc)
-    noise = np.random.default_rng(3).random(p.n_pairs)
-    noise.flags.writeable = False
-    res = solve(dataclasses.replace(p, pair_cost=noise), backend="heuristic", seed=0,
-                explain=False, options=SolveOptions(time_limit=10))
-    assert res.status.has_plan and res.assignment is not None
-    start = p.item_assignment(res.assignment)
+    start = _blind_plan(p, 10)
     c = lp_guided(p, time_limit=60, threads=1)
     assert c is not None and c.bound.x is not None
     x = c.bound.x
@@ -248,17 +268,10 @@ def test_merge_phase_widens_a_pool_whose_merge_finds_nothing(monkeypatch) -> Non
     import time
 
     import terraplan.solvers.heuristic as heuristic
-    from terraplan.solvers.heuristic.construct import lp_guided
     from terraplan.solvers.heuristic.polish import merge_columns, pool_pairs
     from terraplan.solvers.heuristic.state import SearchState
 
-    g = generate_book(2000, 20, seed=6)
-    sc = _scenario(g.accounts, g.reps, {"balance": [
-        {"metric": "potential", "tolerance": 0.05}, {"metric": "workload", "tolerance": 0.05}]})
-    p = compile(sc)
-    c = lp_guided(p, time_limit=60, threads=1)
-    assert c is not None and c.bound.x is not None and c.bound.reduced is not None
-    x, rc = c.bound.x, c.bound.reduced
+    p, x, rc = _merge_case()
     start = p.indices[p.indptr[:-1]].astype(np.int64)  # first candidates: far above the LP
     calls: list[tuple[int, np.ndarray]] = []
 
@@ -269,7 +282,8 @@ def test_merge_phase_widens_a_pool_whose_merge_finds_nothing(monkeypatch) -> Non
     monkeypatch.setattr(heuristic, "solve_cpsat_merge", fails)
     deadline = time.perf_counter() + 60
     n = heuristic._merge_pools(SearchState(p, start), x, deadline, 0, 1,
-                               lambda: time.perf_counter() > deadline, None, reduced=rc)
+                               lambda: time.perf_counter() > deadline, None, reduced=rc,
+                               lns=False)
     assert n == 0
     pools = [pool for pool, _ in calls]
     assert len(set(pools)) >= 2 and all(pools.count(q) == 2 for q in set(pools))
@@ -283,6 +297,56 @@ def test_merge_phase_widens_a_pool_whose_merge_finds_nothing(monkeypatch) -> Non
     heuristic._merge_pools(SearchState(p, start), x, deadline, 0, 1,
                            lambda: time.perf_counter() > deadline, None)
     assert sorted(pool for pool, _ in calls) == sorted(set(pools))
+
+
+def test_merge_phase_goes_on_by_cluster_mips_once_the_merges_find_nothing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # every CP-SAT merge made to fail: a pool then goes on by cluster MIPs (LNS), the reps
+    # furthest above their LP share first; each applied cluster lowers the cost and keeps
+    # every rule, and only the cluster's reps trade accounts
+    import time
+
+    import terraplan.solvers.heuristic as heuristic
+    from terraplan.problem import hard_violations
+    from terraplan.solvers.heuristic.polish import pool_pairs
+    from terraplan.solvers.heuristic.state import V_EPS, SearchState
+
+    p, x, rc = _merge_case()
+    # a plan within every rule but far above the LP: made blind to travel (random costs)
+    start = _blind_plan(p, 5)
+    state = SearchState(p, start)
+    assert state.violation <= V_EPS
+    pool = int(np.bincount(p.item_pool).argmax())
+    pp = next(q for q in pool_pairs(p) if p.item_pool[p.pair_item[q[0]]] == pool)
+    above = heuristic._reps_above_lp(state, pp, x)
+    lp_share = np.bincount(p.indices[pp], weights=p.pair_cost[pp] * x[pp], minlength=p.n_reps)
+    items = np.unique(p.pair_item[pp])
+    cur = np.bincount(start[items], weights=p.pair_cost[state.pair[items]], minlength=p.n_reps)
+    gap = cur - lp_share
+    assert above == sorted(above, key=lambda r: -gap[r])
+    assert set(above) == set(int(r) for r in np.unique(p.indices[pp]) if gap[r] > 0)
+
+    tried: list[np.ndarray] = []
+    real = heuristic.solve_cluster_mip
+
+    def spy(state, reps, *args, **kwargs):  # type: ignore[no-untyped-def]
+        tried.append(np.asarray(reps))
+        return real(state, reps, *args, **kwargs)
+
+    monkeypatch.setattr(heuristic, "solve_cpsat_merge", lambda *a, **k: False)
+    monkeypatch.setattr(heuristic, "solve_cluster_mip", spy)
+    monkeypatch.setattr(heuristic, "MERGE_MIN_GAP", 0.0)
+    cost0 = state.cost
+    deadline = time.perf_counter() + 30
+    n = heuristic._merge_pools(state, x, deadline, 0, 1,
+                               lambda: time.perf_counter() > deadline, None, reduced=rc)
+    state.resync()
+    assert tried, "no cluster MIP ran"
+    assert n >= 1 and state.cost < cost0
+    assert hard_violations(p, state.a) == []
+    # accounts only moved between reps of one tried cluster
+    moved = np.flatnonzero(state.a != start)
+    every = np.unique(np.concatenate(tried))
+    assert np.isin(state.a[moved], every).all() and np.isin(start[moved], every).all()
 
 
 def test_narrowed_pool_lps_round_to_a_plan_the_evaluator_accepts(monkeypatch) -> None:  # type: ignore[no-untyped-def]

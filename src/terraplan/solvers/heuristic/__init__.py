@@ -34,8 +34,11 @@ Algorithm
 4. **CP-SAT merges** (:func:`_merge_pools`): pools more than 1 % above their LP value and too
    big for the pool MIP polish — the lumpy ones, where moves and swaps stall against two tight
    bands — are re-solved by CP-SAT over their current pairs and the pairs the LP uses, hinted
-   with the plan (:func:`.polish.solve_cpsat_merge`); then iterated local search (kicks) with
-   the time that is left.
+   with the plan (:func:`.polish.solve_cpsat_merge`). A pool whose merges stall (the widest
+   finds nothing, or one wins less than :data:`LNS_STALL` of its excess) goes on by cluster
+   MIPs: each rep above its LP share with its closest trading partners (large neighbourhood
+   search, :data:`LNS_CLUSTER_REPS`). Then iterated local search (kicks) with the time that is
+   left.
 
 Hard rules: eligibility, locks, max distance, departures and protected pipeline live in the
 candidate pairs (an item is only ever placed on a candidate); families are items; capacity,
@@ -59,7 +62,9 @@ Options (``SolveOptions.extra``): ``rounding`` (bool, default True), ``rounding_
 narrowed by this many mean items, for the rounding; default :data:`NARROW_ITEMS` above
 :data:`MIP_FIRST_PAIRS` pairs, else 0), ``bound`` (bool, default True: compute a lower bound),
 ``max_rounds``,
-``mip_max_pairs`` (pools up to this size get the HiGHS MIP polish, 0 = off),
+``mip_max_pairs`` (pools up to this size get the HiGHS MIP polish, 0 = off), ``merge_first``
+(share of the time left for the merges before the search, :data:`MERGE_FIRST_SHARE`; 0 = off),
+``lns`` (bool, default True: cluster MIPs once a pool's merges stall),
 ``kicks`` / ``kick_patience`` / ``kick_strength`` (iterated local search: at most this many
 kicks, stop after ``kick_patience`` (30) kicks without a better plan, items moved per violated
 rep per kick), ``deterministic`` (bool: no wall-clock-bounded phase — the MIP polish, the
@@ -163,6 +168,21 @@ MERGE_MIN_GAP = 0.01
 #: pools' excess is what falls: the local search moves one or two accounts at a time against
 #: two ±3 % bands, a merge re-deals a pool's heavy accounts together
 MERGE_FIRST_SHARE = 0.9
+
+#: A pool whose widest CP-SAT merge finds nothing more goes on by cluster MIPs
+#: (:func:`.polish.solve_cluster_mip`, large neighbourhood search): each rep whose book costs
+#: more than the LP's share for it, furthest above first, with its LNS_CLUSTER_REPS − 1 closest
+#: trading partners, every item of theirs free over the cluster's reps, LNS_SECONDS each at
+#: most, to a relative gap of LNS_GAP. Pool 6 of the 100k seed-3 book (1,015 accounts, 35
+#: reps), from its rounded plan, alone: merges only, 6.3 % over its LP after 15 s and 5.9 %
+#: after 40 s; 15 s of merges then 25 s of clusters, 3.5 % (10-rep clusters, 3 s each: 3.5 %);
+#: 5 s of merges then 35 s of clusters, 5.3 %. CP-SAT over all the pool's pairs, 30 s: 48 %.
+LNS_CLUSTER_REPS = 6
+#: ... and so does a pool whose merge won less than LNS_STALL of its cost above the LP (in
+#: that test, from 6 % over, merges of 3 s won 0.03-0.1 points each, clusters of 2 s up to 1)
+LNS_STALL = 0.05
+LNS_SECONDS = 2.0
+LNS_GAP = 1e-4
 
 #: Books above :data:`MIP_FIRST_PAIRS` pairs with several pools run their pool LPs and their
 #: rounding as one pipeline (:func:`.rounding.lp_and_round`), which ends this share of the
@@ -418,6 +438,7 @@ def solve_heuristic(
     lp_x = c.bound.x if c is not None else None
     lp_reduced = c.bound.reduced if c is not None else None
     first_share = float(extra.get("merge_first", MERGE_FIRST_SHARE))
+    lns = bool(extra.get("lns", True))
     # (a rounded start implies no warm start and no continuity budget)
     if rounding is not None and mip_max > 0 and first_share > 0:
         if state.violation > V_EPS and not should_stop():
@@ -431,7 +452,7 @@ def solve_heuristic(
         if state.violation <= V_EPS and not should_stop():
             end = time.perf_counter() + first_share * max(deadline - time.perf_counter(), 0.0)
             merged = _merge_pools(state, lp_x, end, seed, options.threads, should_stop, cancel,
-                                  reduced=lp_reduced)
+                                  reduced=lp_reduced, lns=lns)
             if merged:
                 state.resync()
             _log_outside(problem, state, f"after {merged} first merge(s)")
@@ -459,7 +480,7 @@ def solve_heuristic(
     # the LP's columns
     if mip_max > 0 and not budget and not should_stop():
         merged += _merge_pools(state, lp_x, deadline, seed, options.threads, should_stop, cancel,
-                               min_pairs=mip_max, reduced=lp_reduced)
+                               min_pairs=mip_max, reduced=lp_reduced, lns=lns)
         if merged:
             state.resync()
             search.run(max_rounds=max_rounds, on_round=on_round)
@@ -560,7 +581,7 @@ def _repair_clusters(state: SearchState, deadline: float, seed: int,
 def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline: float,
                  seed: int, threads: int, should_stop: Callable[[], bool],
                  cancel: CancelToken | None, min_pairs: int = 0,
-                 reduced: npt.NDArray[np.float64] | None = None) -> int:
+                 reduced: npt.NDArray[np.float64] | None = None, lns: bool = True) -> int:
     """CP-SAT merges (:func:`.polish.solve_cpsat_merge`) of the pools furthest above their LP: each
     pool re-solved over its items' current pairs and the pairs the LP uses
     (:func:`.polish.merge_columns`; without an LP, each item's :data:`MERGE_PER_ITEM` cheapest
@@ -591,6 +612,8 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
     widen = MERGE_WIDEN if x is not None and reduced is not None else (0,)
     level = [0] * len(pools)
     live = list(range(len(pools)))
+    # a pool whose widest merge found nothing: cluster MIPs, reps furthest above the LP first
+    queue: dict[int, list[int]] = {}
     applied = 0
     while live and not should_stop():
         left = deadline - time.perf_counter()
@@ -613,23 +636,62 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
         share = 1.0 / len(live) if bad[ids[i]] else above[i] / sum(above[j] for j in live)
         t = min(max(left * share, MERGE_MIN_SECONDS), MERGE_MAX_SECONDS, left)
         c0 = cost[ids[i]]
-        cols = merge_columns(p, pools[i], state.a, x, per_item + widen[level[i]], reduced)
-        if len(cols) > MERGE_MAX_COLS:
-            live.remove(i)
-            continue
-        ok = solve_cpsat_merge(state, ids[i], cols, t, seed=seed, threads=threads,
-                               cancel=cancel)
-        log.info("merge pool %d (%.1f s, widened %d): %s, %.4g -> %.4g (LP %.4g)", ids[i], t,
-                 widen[level[i]], "applied" if ok else "no better plan", c0,
-                 float(p.pair_cost[state.pair[p.item_pool == ids[i]]].sum()), lp[i])
-        if ok:
-            applied += 1
-            level[i] = 0  # a new plan: its own neighbourhood first
-        elif level[i] + 1 < len(widen):
-            level[i] += 1
+        if level[i] >= len(widen):
+            if i not in queue or not queue[i]:
+                queue[i] = _reps_above_lp(state, pools[i], x)
+            if not queue[i]:
+                live.remove(i)
+                continue
+            r = queue[i].pop(0)
+            ok = solve_cluster_mip(state, neighbour_reps(state, r, LNS_CLUSTER_REPS),
+                                   min(LNS_SECONDS, left), seed=seed, cancel=cancel,
+                                   gap=LNS_GAP)
+            what = f"cluster of rep {r}"
+            if ok:
+                applied += 1
+            elif not queue[i]:
+                live.remove(i)  # every rep above its LP tried since the last success
         else:
-            live.remove(i)
+            cols = merge_columns(p, pools[i], state.a, x, per_item + widen[level[i]], reduced)
+            if len(cols) > MERGE_MAX_COLS:
+                live.remove(i)
+                continue
+            ok = solve_cpsat_merge(state, ids[i], cols, t, seed=seed, threads=threads,
+                                   cancel=cancel)
+            what = f"merge ({t:.1f} s, widened {widen[level[i]]})"
+            c1 = float(p.pair_cost[state.pair[p.item_pool == ids[i]]].sum()) if ok else c0
+            if ok and (not lns or x is None or c0 - c1 >= LNS_STALL * (c0 - lp[i])):
+                applied += 1
+                level[i] = 0  # a new plan: its own neighbourhood first
+            elif ok:
+                applied += 1
+                level[i] = len(widen)  # the merges have stalled: clusters from now on
+            elif level[i] + 1 < len(widen) or (x is not None and lns):
+                level[i] += 1
+            else:
+                live.remove(i)
+        log.info("pool %d %s: %s, %.4g -> %.4g (LP %.4g)", ids[i], what,
+                 "applied" if ok else "no better plan", c0,
+                 float(p.pair_cost[state.pair[p.item_pool == ids[i]]].sum()), lp[i])
     return applied
+
+
+def _reps_above_lp(state: SearchState, pairs: npt.NDArray[np.int64],
+                   x: npt.NDArray[np.float64] | None) -> list[int]:
+    """The reps of the pool of ``pairs`` whose book costs more than the LP's share for them
+    (``x``), furthest above first."""
+    p = state.p
+    if x is None:
+        return []
+    reps = np.unique(p.indices[pairs])
+    lp = np.bincount(p.indices[pairs], weights=p.pair_cost[pairs] * x[pairs],
+                     minlength=p.n_reps)
+    items = np.unique(p.pair_item[pairs])
+    cur = np.bincount(state.a[items], weights=p.pair_cost[state.pair[items]],
+                      minlength=p.n_reps)
+    above = (cur - lp)[reps]
+    order = np.argsort(-above, kind="stable")
+    return [int(reps[j]) for j in order if above[j] > 0]
 
 
 def _auto(problem: ProblemData) -> bool:
