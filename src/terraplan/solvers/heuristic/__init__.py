@@ -592,9 +592,13 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
     tried again (its plan, the hint, has changed); one whose merge does not is widened by each
     item's cheapest pairs by the LP's ``reduced`` costs (:data:`.rounding.MERGE_WIDEN`, when
     given: at 100k a lumpy pool's merge over its plan's and the LP's pairs was proven optimal
-    at 13 % over its LP) and dropped once its widest merge finds nothing. Pools
+    at 13 % over its LP) and, once its widest merge finds nothing or a merge wins less than
+    :data:`LNS_STALL` of its excess, goes on by cluster MIPs (with ``lns`` and an LP): each
+    rep above its LP share (:func:`_reps_above_lp`) with its closest trading partners
+    (:data:`LNS_CLUSTER_REPS`), until every such rep has been tried since the pool's last
+    better plan; without ``lns``, the pool is dropped then. Pools
     up to ``min_pairs`` pairs (those the pool MIP polish re-solves whole) and above
-    :data:`MERGE_MAX_COLS` columns are skipped. Returns the merges applied."""
+    :data:`MERGE_MAX_COLS` columns are skipped. Returns the merges and clusters applied."""
     p = state.p
     # a pool has at least one column per item: pools with more items than MERGE_MAX_COLS are
     # out before any O(pairs) work (a 1M book's pools hold ~100k items and ~2M pairs each)
