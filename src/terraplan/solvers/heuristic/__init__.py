@@ -362,12 +362,12 @@ def solve_heuristic(
         start = c.item_rep
     else:
         start = cheapest(problem)
-    if pipeline:
-        pass  # rounded pool by pool above
-    elif initial is not None or budget:
+    # (the pipeline has rounded already: it needs no warm start and no budget)
+    if initial is not None or budget:
         # warm start (or current owners under a continuity budget): move as little as possible
         start = from_initial(problem, initial, start)
-    elif (c is not None and c.bound.x is not None and c.bound.reduced is not None
+    elif (rounding is None and c is not None and c.bound.x is not None
+          and c.bound.reduced is not None
           and bool(extra.get("rounding", True)) and not deterministic
           and not (cancel is not None and cancel.cancelled)):
         # LP solved: round it by restricted pool MIPs (most of the remaining time)
@@ -619,6 +619,10 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
     # a pool whose widest merge found nothing: cluster MIPs, reps furthest above the LP first
     queue: dict[int, list[int]] = {}
     applied = 0
+
+    def pool_cost(pool: int) -> float:
+        return float(p.pair_cost[state.pair[p.item_pool == pool]].sum())
+
     while live and not should_stop():
         left = deadline - time.perf_counter()
         if left < MERGE_MIN_SECONDS:
@@ -641,6 +645,7 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
         t = min(max(left * share, MERGE_MIN_SECONDS), MERGE_MAX_SECONDS, left)
         c0 = cost[ids[i]]
         if level[i] >= len(widen):
+            assert x is not None  # clusters only with an LP (see the widening below)
             if i not in queue or not queue[i]:
                 queue[i] = _reps_above_lp(state, pools[i], x)
             if not queue[i]:
@@ -663,30 +668,26 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
             ok = solve_cpsat_merge(state, ids[i], cols, t, seed=seed, threads=threads,
                                    cancel=cancel)
             what = f"merge ({t:.1f} s, widened {widen[level[i]]})"
-            c1 = float(p.pair_cost[state.pair[p.item_pool == ids[i]]].sum()) if ok else c0
-            if ok and (not lns or x is None or c0 - c1 >= LNS_STALL * (c0 - lp[i])):
+            if ok:
                 applied += 1
-                level[i] = 0  # a new plan: its own neighbourhood first
-            elif ok:
-                applied += 1
-                level[i] = len(widen)  # the merges have stalled: clusters from now on
+                # a new plan: its own neighbourhood first, or clusters once the merges stall
+                stalled = (lns and x is not None
+                           and c0 - pool_cost(ids[i]) < LNS_STALL * (c0 - lp[i]))
+                level[i] = len(widen) if stalled else 0
             elif level[i] + 1 < len(widen) or (x is not None and lns):
                 level[i] += 1
             else:
                 live.remove(i)
         log.info("pool %d %s: %s, %.4g -> %.4g (LP %.4g)", ids[i], what,
-                 "applied" if ok else "no better plan", c0,
-                 float(p.pair_cost[state.pair[p.item_pool == ids[i]]].sum()), lp[i])
+                 "applied" if ok else "no better plan", c0, pool_cost(ids[i]), lp[i])
     return applied
 
 
 def _reps_above_lp(state: SearchState, pairs: npt.NDArray[np.int64],
-                   x: npt.NDArray[np.float64] | None) -> list[int]:
+                   x: npt.NDArray[np.float64]) -> list[int]:
     """The reps of the pool of ``pairs`` whose book costs more than the LP's share for them
     (``x``), furthest above first."""
     p = state.p
-    if x is None:
-        return []
     reps = np.unique(p.indices[pairs])
     lp = np.bincount(p.indices[pairs], weights=p.pair_cost[pairs] * x[pairs],
                      minlength=p.n_reps)
