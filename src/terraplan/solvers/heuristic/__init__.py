@@ -153,9 +153,13 @@ CLUSTER_SIZES = (3, 6)
 #: lumpy pools of a 100k book have 1.6k-9k; a smooth 26k-item pool, whose CP-SAT model takes
 #: seconds to build outside the solver's clock, is left out), seconds per merge at least and at
 #: most, cheapest pairs per item without an LP
+#: (a merge longer than MERGE_MAX_SECONDS wins less than two re-centred on the plan between:
+#: pool 5 of the 100k seed-3 book from its rounded plan, 30 % over its LP, 13.1 % after one 4 s
+#: merge and 5.4 % after two; the merge phase alone, 17 s from the rounded 100k seed-3 plan,
+#: 2.75 % over the full LP at 20 s, 2.77 / 2.60 / 2.56 % at 4 / 3 / 2 s)
 MERGE_MAX_COLS = 20_000
 MERGE_MIN_SECONDS = 1.0
-MERGE_MAX_SECONDS = 20.0
+MERGE_MAX_SECONDS = 3.0
 MERGE_PER_ITEM = 2
 #: Pools closer than this to their LP value (relative) are not merged
 MERGE_MIN_GAP = 0.01
@@ -177,7 +181,11 @@ MERGE_FIRST_SHARE = 0.9
 #: reps), from its rounded plan, alone: merges only, 6.3 % over its LP after 15 s and 5.9 %
 #: after 40 s; 15 s of merges then 25 s of clusters, 3.5 % (10-rep clusters, 3 s each: 3.5 %);
 #: 5 s of merges then 35 s of clusters, 5.3 %. CP-SAT over all the pool's pairs, 30 s: 48 %.
-LNS_CLUSTER_REPS = 6
+#: From the 60 s solve's rounded plan (20.8 % over), 5 s of merges (12.5 %) then 20 s of
+#: clusters of 2 s: 6 reps 9.9 %, 8 reps 5.0 / 4.7 %, 10 reps 4.5 %, 16 reps (5 s) 8.4 %; over
+#: pools 5, 6 and 9 together 2.15 M above their LPs with 6 reps, 1.79 M with 8, 1.56 M with 10.
+#: The 10k books never reach the clusters (same plans at 6 and 10, seeds 1-3).
+LNS_CLUSTER_REPS = 10
 #: ... and so does a pool whose merge won less than LNS_STALL of its cost above the LP (in
 #: that test, from 6 % over, merges of 3 s won 0.03-0.1 points each, clusters of 2 s up to 1)
 LNS_STALL = 0.05
