@@ -161,6 +161,16 @@ MERGE_MAX_COLS = 20_000
 MERGE_MIN_SECONDS = 1.0
 MERGE_MAX_SECONDS = 3.0
 MERGE_PER_ITEM = 2
+#: CP-SAT workers of a merge beyond ``threads`` (when ``threads`` > 1): two workers are one
+#: full-problem search and one thread of LNS; a third adds the core-based search, which proves
+#: a merge neighbourhood optimal sooner. 100k seed-3 book, from its rounded plan, merges of
+#: 1.5 s re-centred: pool 5 (30 % over its LP) 10.8 % after 3.1 s with two workers, 5.5 and
+#: 9.5 % with three, 20.8 % with four (a third full search, no_lp, dilutes the LNS); pool 9
+#: 5.6 % against 4.1 and 4.4 %. The merge phase alone, 17 s from that book's rounded plan:
+#: 2.51 % over the full LP (mean of 5 runs, 2.33-2.62) with three workers, 2.59 % (4 runs) with
+#: two, 2.66 % (3 runs) with four. Not in the rounding's merges (:func:`.rounding._merge`),
+#: where two pools merge at once: there pool 5 ended 31-34 % over with three, 27-30 % with two.
+MERGE_EXTRA_WORKERS = 1
 #: Pools closer than this to their LP value (relative) are not merged
 MERGE_MIN_GAP = 0.01
 
@@ -673,7 +683,8 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
             if len(cols) > MERGE_MAX_COLS:
                 live.remove(i)
                 continue
-            ok = solve_cpsat_merge(state, ids[i], cols, t, seed=seed, threads=threads,
+            ok = solve_cpsat_merge(state, ids[i], cols, t, seed=seed,
+                                   threads=threads + MERGE_EXTRA_WORKERS if threads > 1 else 1,
                                    cancel=cancel)
             what = f"merge ({t:.1f} s, widened {widen[level[i]]})"
             if ok:
