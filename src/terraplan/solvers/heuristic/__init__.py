@@ -71,6 +71,11 @@ rep per kick), ``deterministic`` (bool: no wall-clock-bounded phase — the MIP 
 CP-SAT merges and the kicks are off unless ``kicks`` is given, and so is the rounding — so the
 same seed gives the same plan whenever the search reaches its local optimum within the time
 limit).
+
+``SolveOptions.threads`` is the number of pools rounded at once and each HiGHS/CP-SAT call's
+workers, except the merge phase's CP-SAT merges, which run one worker more when ``threads`` > 1
+(:data:`MERGE_EXTRA_WORKERS`: CP-SAT's core-based search beside its full search and its LNS
+thread; on a 2-core machine these three workers beat two, so ``threads`` is not a CPU cap).
 """
 
 from __future__ import annotations
