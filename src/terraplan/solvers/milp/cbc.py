@@ -86,9 +86,13 @@ class CbcBackend:
                                objective=None, bound=None, runtime=time.perf_counter() - t0,
                                message="cancelled before the search started")
         t_build = time.perf_counter() - t0
+        # one thread whatever options.threads says: CBC's threaded branch and bound can hang
+        # on a lock until the time limit (coin-or/Cbc#640, coin-or/pulp#737). CI saw it twice
+        # on a tiny infeasible conformance case that CBC proves in 0.03 s otherwise, the second
+        # time 'balance_hard': "Not Solved" after 10.01 s with threads=2
         cmd = _cbc_cmd(
             msg=bool(options.log), timeLimit=max(1.0, options.time_limit - t_build),
-            gapRel=float(options.gap), threads=int(options.threads),
+            gapRel=float(options.gap), threads=1,
             warmStart=bool(len(np.flatnonzero(hint >= 0))),
             options=[f"randomCbcSeed {int(seed) % (2**31 - 1) + 1}"],
         )
@@ -116,8 +120,7 @@ class CbcBackend:
             if res.objective is not None:
                 relay.on_incumbent(res.objective, res.bound)
             return res
-        # the run time says whether CBC hit its limit or stopped early (a CI run once saw
-        # "Not Solved" on a tiny infeasible case that CBC proves in 0.03 s every other time)
+        # the run time says whether CBC hit its limit or stopped early
         runtime = time.perf_counter() - t0
         return SolveResult(status=Status.NO_SOLUTION_IN_TIME, backend=self.name, seed=seed,
                            objective=None, bound=None, runtime=runtime,
