@@ -518,7 +518,7 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
         sol = h.getSolution()
         y = np.asarray(sol.row_dual, dtype=np.float64)
         cv = np.asarray(sol.col_value, dtype=np.float64)
-        last = (y, cv, mcols.copy())
+        last = (y, cv, mcols)  # (mcols is rebound below, never changed in place)
         reduced = lp.cost - At @ y
         neg = np.flatnonzero(~in_model & (reduced[:n_x] < -tol))
         if not len(neg):
@@ -589,7 +589,7 @@ def _purge(h: Any, mcols: I64, cv: F64, reduced: F64, n_x: int, k_loc: int,
     n_in = int(is_x.sum())
     if n_in <= PURGE_ABOVE * k_loc:
         return mcols
-    j = np.flatnonzero(is_x & (cv[:len(mcols)] <= 1e-12))
+    j = np.flatnonzero(is_x & (cv <= 1e-12))
     rc = reduced[mcols[j]]
     ok = rc > tol
     j, rc = j[ok], rc[ok]

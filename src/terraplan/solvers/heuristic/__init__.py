@@ -72,10 +72,12 @@ CP-SAT merges and the kicks are off unless ``kicks`` is given, and so is the rou
 same seed gives the same plan whenever the search reaches its local optimum within the time
 limit).
 
-``SolveOptions.threads`` is the number of pools rounded at once and each HiGHS/CP-SAT call's
-workers, except the merge phase's CP-SAT merges, which run one worker more when ``threads`` > 1
-(:data:`MERGE_EXTRA_WORKERS`: CP-SAT's core-based search beside its full search and its LNS
-thread; on a 2-core machine these three workers beat two, so ``threads`` is not a CPU cap).
+``SolveOptions.threads`` is the number of pools whose LPs and rounding run at once and the
+CP-SAT workers of the polish and the merge phase, which runs one worker more when ``threads``
+> 1 (:data:`MERGE_EXTRA_WORKERS`: CP-SAT's core-based search beside its full search and its
+LNS thread; on a 2-core machine these three beat two). The rounding's own merges
+(:func:`.rounding._merge`) always run two workers (one would have no LNS), and HiGHS keeps its
+process-wide thread pool. So ``threads`` is not a CPU cap.
 """
 
 from __future__ import annotations
@@ -642,10 +644,6 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
     # a pool whose widest merge found nothing: cluster MIPs, reps furthest above the LP first
     queue: dict[int, list[int]] = {}
     applied = 0
-
-    def pool_cost(pool: int) -> float:
-        return float(p.pair_cost[state.pair[p.item_pool == pool]].sum())
-
     while live and not should_stop():
         left = deadline - time.perf_counter()
         if left < MERGE_MIN_SECONDS:
@@ -667,7 +665,8 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
         share = 1.0 / len(live) if bad[ids[i]] else above[i] / sum(above[j] for j in live)
         t = min(max(left * share, MERGE_MIN_SECONDS), MERGE_MAX_SECONDS, left)
         c0 = cost[ids[i]]
-        if level[i] >= len(widen):
+        cluster = level[i] >= len(widen)
+        if cluster:
             assert x is not None  # clusters only with an LP (see the widening below)
             if i not in queue or not queue[i]:
                 queue[i] = _reps_above_lp(state, pools[i], x)
@@ -679,10 +678,6 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
                                    min(LNS_SECONDS, left), seed=seed, cancel=cancel,
                                    gap=LNS_GAP)
             what = f"cluster of rep {r}"
-            if ok:
-                applied += 1
-            elif not queue[i]:
-                live.remove(i)  # every rep above its LP tried since the last success
         else:
             cols = merge_columns(p, pools[i], state.a, x, per_item + widen[level[i]], reduced)
             if len(cols) > MERGE_MAX_COLS:
@@ -692,18 +687,22 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
                                    threads=threads + MERGE_EXTRA_WORKERS if threads > 1 else 1,
                                    cancel=cancel)
             what = f"merge ({t:.1f} s, widened {widen[level[i]]})"
-            if ok:
-                applied += 1
-                # a new plan: its own neighbourhood first, or clusters once the merges stall
-                stalled = (lns and x is not None
-                           and c0 - pool_cost(ids[i]) < LNS_STALL * (c0 - lp[i]))
-                level[i] = len(widen) if stalled else 0
-            elif level[i] + 1 < len(widen) or (x is not None and lns):
-                level[i] += 1
-            else:
-                live.remove(i)
+        # a step that is not applied leaves the plan as it was
+        c1 = float(p.pair_cost[state.pair[p.item_pool == ids[i]]].sum()) if ok else c0
+        applied += ok
+        if cluster:
+            if not ok and not queue[i]:
+                live.remove(i)  # every rep above its LP tried since the last success
+        elif ok:
+            # a new plan: its own neighbourhood first, or clusters once the merges stall
+            stalled = lns and x is not None and c0 - c1 < LNS_STALL * (c0 - lp[i])
+            level[i] = len(widen) if stalled else 0
+        elif level[i] + 1 < len(widen) or (x is not None and lns):
+            level[i] += 1
+        else:
+            live.remove(i)
         log.info("pool %d %s: %s, %.4g -> %.4g (LP %.4g)", ids[i], what,
-                 "applied" if ok else "no better plan", c0, pool_cost(ids[i]), lp[i])
+                 "applied" if ok else "no better plan", c0, c1, lp[i])
     return applied
 
 

@@ -143,9 +143,10 @@ def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed:
     solved, behind the LPs still waiting, so a worker that has no LP left rounds the pools
     whose LPs are done instead of waiting for the slowest one.
 
-    At 100k × 500 one 1.4M-pair pool's column generation takes 20 s of the LP phase's 27 s,
-    the last 16 s alone: the other core stood idle while the lumpy pools, which gain the most
-    from time (one alone, 3 s: 12 % over its LP, 10 s: 3-5 %), waited for it.
+    At 100k × 500 one 1.4M-pair pool's column generation took 20 s of the LP phase's 27 s on
+    the machine this was built on (13.5-40 s on others: docs/benchmarks.md), the last 16 s
+    alone: the other core stood idle while the lumpy pools, which gain the most from time (one
+    alone, 3 s: 12 % over its LP, 10 s: 3-5 %), waited for it.
 
     Returns the bound of the pool LPs (as ``lp_bound`` gives it, ``x`` per pair), the rounded
     rep of every item (a pool whose LP was not solved: each item's cheapest pair), and the
