@@ -243,7 +243,8 @@ def test_cpsat_merge_lowers_a_pools_cost_over_its_own_and_the_lps_columns() -> N
     assert len(cols) < len(pp)
     state = SearchState(p, start)
     cost0 = state.cost
-    assert solve_cpsat_merge(state, pool, cols, 10.0, seed=0, threads=2)
+    # (three workers, one of them on the whole model: the merge phase's split)
+    assert solve_cpsat_merge(state, pool, cols, 10.0, seed=0, threads=3, full_subsolvers=1)
     state.resync()
     assert state.violation <= V_EPS and hard_violations(p, state.a) == []
     assert state.cost < cost0

@@ -212,21 +212,27 @@ def merge_columns(p: ProblemData, pairs: I64, a: I64, x: npt.NDArray[np.float64]
 
 def cpsat_over_columns(p: ProblemData, cols: npt.NDArray[np.bool_], hint: I64,
                        time_limit: float, *, seed: int = 0, threads: int = 1,
-                       deterministic: bool = False,
+                       deterministic: bool = False, full_subsolvers: int = 0,
                        cancel: CancelToken | None = None) -> tuple[I64 | None, str]:
     """``p`` solved by CP-SAT (the CP-SAT backend's model: every rule) over the pairs where
     ``cols`` is True (each item needs one), hinted with the item assignment ``hint``: the item
     assignment found (``None`` without a plan, or with one that breaks a rule once re-checked in
     float arithmetic) and the result's status. ``deterministic``:
-    interleaved workers, the same plan for a seed when the search ends by proof."""
+    interleaved workers, the same plan for a seed when the search ends by proof.
+    ``full_subsolvers`` (> 0): at most that many of the ``threads`` workers search the whole
+    model and the others run CP-SAT's incomplete subsolvers (LNS, local search); 0 leaves the
+    split to CP-SAT (with 3 workers: two full, one incomplete)."""
     from terraplan.solvers.base import SolveOptions
     from terraplan.solvers.cpsat.backend import CpSatBackend
     from terraplan.solvers.decompose import restrict_pairs
 
     view = restrict_pairs(p, cols)
     accounts = np.where(hint[view.item_of] >= 0, hint[view.item_of], -1).astype(np.int32)
+    extra: dict[str, object] = {"deterministic": deterministic}
+    if full_subsolvers > 0 and not deterministic:
+        extra["cpsat_params"] = {"num_full_subsolvers": int(full_subsolvers)}
     opts = SolveOptions(time_limit=max(float(time_limit), 0.05), threads=max(threads, 1),
-                        extra={"deterministic": deterministic})
+                        extra=extra)
     res = CpSatBackend().solve(view, seed=seed, options=opts, stop=None, cancel=cancel,
                                callbacks=(), initial=accounts)
     if res.assignment is None:
@@ -240,7 +246,7 @@ def cpsat_over_columns(p: ProblemData, cols: npt.NDArray[np.bool_], hint: I64,
 
 
 def cpsat_pool(p: ProblemData, pool: int, cols: I64, hint: I64, time_limit: float, *,
-               seed: int = 0, threads: int = 1,
+               seed: int = 0, threads: int = 1, full_subsolvers: int = 0,
                cancel: CancelToken | None = None) -> tuple[I64, I64] | None:
     """Pool ``pool`` re-solved by CP-SAT (:func:`cpsat_over_columns` on the pool's view, every
     rule of the pool) over the parent pairs ``cols`` (each item of the pool needs one), hinted
@@ -253,12 +259,13 @@ def cpsat_pool(p: ProblemData, pool: int, cols: I64, hint: I64, time_limit: floa
     if not len(sub.items):
         return None
     local, _ = cpsat_over_columns(view, np.isin(sub.pairs, cols), hint[sub.items], time_limit,
-                                  seed=seed, threads=threads, cancel=cancel)
+                                  seed=seed, threads=threads, full_subsolvers=full_subsolvers,
+                                  cancel=cancel)
     return None if local is None else (sub.items, local)
 
 
 def solve_cpsat_merge(state: SearchState, pool: int, cols: I64, time_limit: float, *,
-                      seed: int = 0, threads: int = 1,
+                      seed: int = 0, threads: int = 1, full_subsolvers: int = 0,
                       cancel: CancelToken | None = None) -> bool:
     """Re-solve pool ``pool`` by CP-SAT over the columns ``cols`` (its items' pairs to keep,
     each item's current one among them), hinted with the current plan (:func:`cpsat_pool`);
@@ -273,7 +280,7 @@ def solve_cpsat_merge(state: SearchState, pool: int, cols: I64, time_limit: floa
     its LP in 20 s over those columns (22 % with the three cheapest pairs as well).
     """
     got = cpsat_pool(state.p, pool, cols, state.a, time_limit, seed=seed, threads=threads,
-                     cancel=cancel)
+                     full_subsolvers=full_subsolvers, cancel=cancel)
     if got is None:
         return False
     return _apply_if_better(state, state.p.pair_lookup(got[0], got[1]))
