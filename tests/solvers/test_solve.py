@@ -152,6 +152,21 @@ def test_cpsat_interleaved_search_is_deterministic_with_two_threads() -> None:
     assert all(np.array_equal(runs[0], r) for r in runs)
 
 
+def test_cpsat_raw_params_set_scalar_and_repeated_fields() -> None:
+    from terraplan.solvers._exact import cpsat_solver
+
+    raw = {"num_full_subsolvers": 1, "ignore_subsolvers": ["ls", "feasibility_pump"]}
+    prm = cpsat_solver(SolveOptions(time_limit=5.0, threads=3), 0, 5.0, raw).parameters
+    assert prm.num_full_subsolvers == 1 and prm.num_workers == 3
+    assert list(prm.ignore_subsolvers) == ["ls", "feasibility_pump"]
+    # and a solve with them still finds the optimum
+    p = compile(small())
+    res = solve(p, backend="cpsat", seed=1, options=SolveOptions(
+        time_limit=10.0, threads=3, extra={"cpsat_params": raw}))
+    assert res.status is Status.OPTIMAL
+    assert res.objective == solve(p, backend="cpsat", seed=1).objective
+
+
 @pytest.mark.parametrize("backend", EXACT)
 def test_warm_start_from_a_plan(backend: str) -> None:
     p = compile(small())

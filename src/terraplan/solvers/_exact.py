@@ -187,7 +187,12 @@ def cpsat_solver(options: SolveOptions, seed: int, time_left: float,
     prm.log_search_progress = options.log
     prm.catch_sigint_signal = False
     for key, value in dict(raw or {}).items():
-        setattr(prm, key, value)
+        if isinstance(value, (list, tuple)):  # a repeated field (e.g. ignore_subsolvers)
+            field = getattr(prm, key)
+            field.clear()
+            field.extend(value)
+        else:
+            setattr(prm, key, value)
     return solver
 
 
