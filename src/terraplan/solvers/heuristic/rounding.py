@@ -103,13 +103,12 @@ MIN_STAGE_SECONDS = 0.5
 MERGE_WIDEN = (0, 2)
 MERGE_SLICE = 1.0
 MERGE_SLICE_SHARE = 0.25
-#: CP-SAT workers of those merges and how many of them search the whole model (0: CP-SAT's
-#: split; with two workers one full, one LNS). Not the merge phase's three with one full
+#: CP-SAT workers of those merges (CP-SAT's split: one full search, one thread of LNS). Not
+#: the merge phase's three with one full
 #: (:data:`terraplan.solvers.heuristic.MERGE_FULL_SUBSOLVERS`): here the merges share the two
 #: cores with the column generation of the big pools, and at 100k × 500, 60 s, seeds 1 / 2 / 3
 #: ended 2.68 / 3.38 / 3.36 % over the full LP with three against 2.24 / 2.95 / 3.29 % with two.
 MERGE_WORKERS = 2
-MERGE_FULL = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +368,7 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
         cols = merge_columns(p, pairs, a, x, MERGE_WIDEN[level], reduced)
         t = min(left, max(MERGE_SLICE, MERGE_SLICE_SHARE * left))
         better = cpsat_pool(p, pool, cols, a, t, seed=seed + rounds, threads=MERGE_WORKERS,
-                            full_subsolvers=MERGE_FULL, cancel=cancel)
+                            cancel=cancel)
         rounds += 1
         if better is not None and _cheaper(p, a, *better):
             a[better[0]] = better[1]
