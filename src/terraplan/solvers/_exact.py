@@ -166,6 +166,18 @@ class CancelWatcher:
             self._thread.join()
 
 
+def add_in_range(model: cp_model.CpModel, expr: cp_model.LinearExprT, lo: int, hi: int) -> None:
+    """``lo ≤ expr ≤ hi`` in ``model``; with ``lo > hi`` (a band with no integer inside) a
+    constraint that cannot hold. CP-SAT's ``add_linear_constraint`` writes an empty constraint
+    for an empty domain (ortools 9.15), which drops the rule instead of making the model
+    infeasible: a one-account book with a rep whose band is [0.17, 0.5] accounts got a plan
+    that left that rep empty."""
+    if lo > hi:
+        model.add_bool_or([])
+    else:
+        model.add_linear_constraint(expr, lo, hi)
+
+
 def cpsat_solver(options: SolveOptions, seed: int, time_left: float,
                  raw: Mapping[str, Any] | None = None) -> Any:
     """A CP-SAT solver configured the same way by every terraplan model.

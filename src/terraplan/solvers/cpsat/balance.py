@@ -7,6 +7,8 @@ Hard rule (exact: ``T_r`` is an integer)::
 
     L_r ≤ T_r ≤ U_r                         for every rep r with a pool
 
+(``L_r > U_r``, a band with no integer total inside: the model is infeasible.)
+
 Soft rule: deviation beyond the band costs ``penalty`` per unit of *relative* deviation,
 ``max(0, |T − target| / target − tol) = max(0, T − upper, lower − T) / target``. With an integer
 ``d_r`` measuring relative deviation in units of ``1/D`` (``D`` = 1e4, i.e. 0.01 % of target,
@@ -30,6 +32,7 @@ import math
 import numpy as np
 
 from terraplan.problem import soft_band
+from terraplan.solvers._exact import add_in_range
 from terraplan.solvers.cpsat.model import CpContext
 
 #: A soft band's target τ (metric units) is scaled to at least this many units before it is
@@ -55,7 +58,7 @@ def add(ctx: CpContext) -> None:
             expr = ctx.weighted(pairs, m[p.pair_item[pairs]])
             lo, hi = int(p.lower_int[b, r]), int(p.upper_int[b, r])
             if hard:
-                ctx.model.add_linear_constraint(expr, lo, hi)
+                add_in_range(ctx.model, expr, lo, hi)
                 continue
             tau_f = float(p.target[b, r]) * float(p.metric_scale[q])
             if round(tau_f) <= 0 or coef <= 0:

@@ -16,7 +16,13 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
-from terraplan.solvers._exact import CancelWatcher, CpSatProgress, ProgressRelay, cpsat_solver
+from terraplan.solvers._exact import (
+    CancelWatcher,
+    CpSatProgress,
+    ProgressRelay,
+    add_in_range,
+    cpsat_solver,
+)
 from terraplan.solvers.base import CancelToken, ProgressCallback, SolveOptions, Status
 from terraplan.solvers.carve.linear import LinearModel
 
@@ -48,7 +54,7 @@ def solve_linear(lm: LinearModel, options: SolveOptions, *, seed: int,
         expr = cp_model.LinearExpr.weighted_sum([t[0] for t in terms], [t[1] for t in terms])
         lb = int(math.ceil(rlo[r] - 1e-9)) if math.isfinite(rlo[r]) else -_BIG
         ub = int(math.floor(rhi[r] + 1e-9)) if math.isfinite(rhi[r]) else _BIG
-        model.add_linear_constraint(expr, lb, ub)
+        add_in_range(model, expr, lb, ub)
     icost = np.floor(cost * scale + 1e-9).astype(np.int64)
     nz = np.flatnonzero(icost)
     model.minimize(cp_model.LinearExpr.weighted_sum([xs[int(j)] for j in nz],
