@@ -221,7 +221,7 @@ def test_cpsat_merge_lowers_a_pools_cost_over_its_own_and_the_lps_columns() -> N
     import time
 
     from terraplan.problem import hard_violations
-    from terraplan.solvers.heuristic import _merge_pools
+    from terraplan.solvers.heuristic import MERGE_CPSAT_PARAMS, _merge_pools
     from terraplan.solvers.heuristic.construct import lp_guided
     from terraplan.solvers.heuristic.polish import merge_columns, pool_pairs, solve_cpsat_merge
     from terraplan.solvers.heuristic.state import V_EPS, SearchState
@@ -243,8 +243,9 @@ def test_cpsat_merge_lowers_a_pools_cost_over_its_own_and_the_lps_columns() -> N
     assert len(cols) < len(pp)
     state = SearchState(p, start)
     cost0 = state.cost
-    # (three workers, one of them on the whole model: the merge phase's split)
-    assert solve_cpsat_merge(state, pool, cols, 10.0, seed=0, threads=3, full_subsolvers=1)
+    # (two workers, both on CP-SAT's LNS from the hint: the merge phase's split)
+    assert solve_cpsat_merge(state, pool, cols, 5.0, seed=0, threads=2,
+                             cpsat_params=MERGE_CPSAT_PARAMS)
     state.resync()
     assert state.violation <= V_EPS and hard_violations(p, state.a) == []
     assert state.cost < cost0

@@ -73,11 +73,11 @@ same seed gives the same plan whenever the search reaches its local optimum with
 limit).
 
 ``SolveOptions.threads`` is the number of pools whose LPs and rounding run at once and the
-CP-SAT workers of the polish and the merge phase, which runs one worker more when ``threads``
-> 1 (:data:`MERGE_EXTRA_WORKERS`; one of them searches the whole model and the others run
-CP-SAT's LNS, :data:`MERGE_FULL_SUBSOLVERS`). The rounding's own merges
-(:func:`.rounding._merge`) always run two workers (one would have no LNS), and HiGHS keeps its
-process-wide thread pool. So ``threads`` is not a CPU cap.
+CP-SAT workers of the polish and the merge phase (:data:`MERGE_EXTRA_WORKERS` more when
+``threads`` > 1; with more than one, every worker runs CP-SAT's LNS from the plan,
+:data:`MERGE_CPSAT_PARAMS`). The rounding's own merges (:func:`.rounding._merge`) always run
+two workers (one would have no LNS), and HiGHS keeps its process-wide thread pool. So
+``threads`` is not a CPU cap.
 """
 
 from __future__ import annotations
@@ -168,29 +168,22 @@ MERGE_MAX_COLS = 20_000
 MERGE_MIN_SECONDS = 1.0
 MERGE_MAX_SECONDS = 3.0
 MERGE_PER_ITEM = 2
-#: CP-SAT workers of a merge beyond ``threads`` (when ``threads`` > 1): two workers are one
-#: full-problem search and one thread of LNS; a third (CP-SAT's own split) adds the core-based
-#: search, which proves a merge neighbourhood optimal sooner, or (with
-#: :data:`MERGE_FULL_SUBSOLVERS`, now) a second thread of LNS. CP-SAT's split, 100k seed-3 book,
-#: from its rounded plan, merges of 1.5 s re-centred: pool 5 (30 % over its LP) 10.8 % after 3.1 s
-#: with two workers, 5.5 and 9.5 % with three, 20.8 % with four (a third full search, no_lp, dilutes
-#: the LNS); pool 9 5.6 % against 4.1 and 4.4 %. The merge phase alone, 17 s from that book's
-#: rounded plan: 2.51 % over the full LP (mean of 5 runs, 2.33-2.62) with three workers, 2.59 % (4
-#: runs) with two, 2.66 % (3 runs) with four. Not in the rounding's merges
-#: (:func:`.rounding._merge`), where two pools merge at once: there pool 5 ended 31-34 % over with
-#: three, 27-30 % with two.
-MERGE_EXTRA_WORKERS = 1
-#: ... of which this many search the whole merge model (CP-SAT's default_lp: it proves a
-#: neighbourhood empty) and the rest run CP-SAT's LNS and local search, which find every
-#: improvement of a lumpy pool's merge (in a 3 s merge of pool 5 of the 100k seed-3 book every
-#: one of ~18 LNS calls improved the plan: the merges are short of LNS calls, not of
-#: neighbourhood). CP-SAT's own split of three workers is two full (default_lp, core) and one
-#: incomplete. The merge phase alone, 15 s from one rounded plan and 3 s of search after it,
-#: over the full LP, three runs each: seed 1 2.13 / 2.11 / 2.21 % with one full subsolver
-#: against 3.15 / 3.06 / 3.01 % with CP-SAT's split; seed 3 3.04 / 3.07 / 2.94 % against
-#: 3.21 / 3.64 / 3.33 %; four workers with one full: 2.02 / 2.11 / 2.39 % and 2.96 / 3.17 /
-#: 3.21 %.
-MERGE_FULL_SUBSOLVERS = 1
+#: CP-SAT workers of a merge beyond ``threads`` (when ``threads`` > 1). The merges are short of
+#: LNS calls, not of neighbourhood (in a 3 s merge of pool 5 of the 100k seed-3 book every one
+#: of ~18 LNS calls improved the plan), so more LNS threads pay and a search of the whole model
+#: does not: CP-SAT's own split of three workers is two full searches (default_lp, core) and one
+#: thread of LNS; one full and two LNS (``num_full_subsolvers`` 1, before) took the merge phase
+#: alone, 15 s from one rounded plan and 3 s of search after it, from 3.01-3.15 % over the full
+#: LP to 2.11-2.21 % on seed 1 and from 3.21-3.64 % to 2.94-3.07 % on seed 3 (Intel Xeon); on an
+#: AMD EPYC, seed 3 five runs each, 2.74 % (mean) with one full and two LNS threads, 2.52 % with
+#: three LNS threads and **2.48 % with two** (seed 1: 2.18, 1.97 % with two), which is what
+#: ``threads`` = 2 and no extra worker give now.
+MERGE_EXTRA_WORKERS = 0
+#: Raw CP-SAT parameters of those merges: every worker runs CP-SAT's LNS from the hint (with one
+#: worker CP-SAT ignores it and searches the whole model). No worker proves a neighbourhood
+#: empty, so a merge uses its whole slice and a pool is widened (:data:`.rounding.MERGE_WIDEN`)
+#: only when a merge finds nothing cheaper.
+MERGE_CPSAT_PARAMS: dict[str, object] = {"use_lns_only": True}
 #: Pools closer than this to their LP value (relative) are not merged
 MERGE_MIN_GAP = 0.01
 
@@ -704,7 +697,7 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
                 continue
             ok = solve_cpsat_merge(state, ids[i], cols, t, seed=seed,
                                    threads=threads + MERGE_EXTRA_WORKERS if threads > 1 else 1,
-                                   full_subsolvers=MERGE_FULL_SUBSOLVERS, cancel=cancel)
+                                   cpsat_params=MERGE_CPSAT_PARAMS, cancel=cancel)
             what = f"merge ({t:.1f} s, widened {widen[level[i]]})"
         # a step that is not applied leaves the plan as it was
         c1 = float(p.pair_cost[state.pair[p.item_pool == ids[i]]].sum()) if ok else c0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -212,16 +213,17 @@ def merge_columns(p: ProblemData, pairs: I64, a: I64, x: npt.NDArray[np.float64]
 
 def cpsat_over_columns(p: ProblemData, cols: npt.NDArray[np.bool_], hint: I64,
                        time_limit: float, *, seed: int = 0, threads: int = 1,
-                       deterministic: bool = False, full_subsolvers: int = 0,
+                       deterministic: bool = False,
+                       cpsat_params: Mapping[str, object] | None = None,
                        cancel: CancelToken | None = None) -> tuple[I64 | None, str]:
     """``p`` solved by CP-SAT (the CP-SAT backend's model: every rule) over the pairs where
     ``cols`` is True (each item needs one), hinted with the item assignment ``hint``: the item
     assignment found (``None`` without a plan, or with one that breaks a rule once re-checked in
     float arithmetic) and the result's status. ``deterministic``:
     interleaved workers, the same plan for a seed when the search ends by proof.
-    ``full_subsolvers`` (> 0): at most that many of the ``threads`` workers search the whole
-    model and the others run CP-SAT's incomplete subsolvers (LNS, local search); 0 leaves the
-    split to CP-SAT (with 3 workers: two full, one incomplete)."""
+    ``cpsat_params``: raw CP-SAT parameters (the backend's ``extra["cpsat_params"]``, not in
+    deterministic mode), e.g. ``{"use_lns_only": True}``: every worker runs CP-SAT's LNS from
+    the hint, none searches the whole model (no proof, the whole limit is used)."""
     from terraplan.solvers.base import SolveOptions
     from terraplan.solvers.cpsat.backend import CpSatBackend
     from terraplan.solvers.decompose import restrict_pairs
@@ -229,8 +231,8 @@ def cpsat_over_columns(p: ProblemData, cols: npt.NDArray[np.bool_], hint: I64,
     view = restrict_pairs(p, cols)
     accounts = np.where(hint[view.item_of] >= 0, hint[view.item_of], -1).astype(np.int32)
     extra: dict[str, object] = {"deterministic": deterministic}
-    if full_subsolvers > 0 and not deterministic:
-        extra["cpsat_params"] = {"num_full_subsolvers": int(full_subsolvers)}
+    if cpsat_params and not deterministic:
+        extra["cpsat_params"] = dict(cpsat_params)
     opts = SolveOptions(time_limit=max(float(time_limit), 0.05), threads=max(threads, 1),
                         extra=extra)
     res = CpSatBackend().solve(view, seed=seed, options=opts, stop=None, cancel=cancel,
@@ -246,7 +248,8 @@ def cpsat_over_columns(p: ProblemData, cols: npt.NDArray[np.bool_], hint: I64,
 
 
 def cpsat_pool(p: ProblemData, pool: int, cols: I64, hint: I64, time_limit: float, *,
-               seed: int = 0, threads: int = 1, full_subsolvers: int = 0,
+               seed: int = 0, threads: int = 1,
+               cpsat_params: Mapping[str, object] | None = None,
                cancel: CancelToken | None = None) -> tuple[I64, I64] | None:
     """Pool ``pool`` re-solved by CP-SAT (:func:`cpsat_over_columns` on the pool's view, every
     rule of the pool) over the parent pairs ``cols`` (each item of the pool needs one), hinted
@@ -259,13 +262,14 @@ def cpsat_pool(p: ProblemData, pool: int, cols: I64, hint: I64, time_limit: floa
     if not len(sub.items):
         return None
     local, _ = cpsat_over_columns(view, np.isin(sub.pairs, cols), hint[sub.items], time_limit,
-                                  seed=seed, threads=threads, full_subsolvers=full_subsolvers,
+                                  seed=seed, threads=threads, cpsat_params=cpsat_params,
                                   cancel=cancel)
     return None if local is None else (sub.items, local)
 
 
 def solve_cpsat_merge(state: SearchState, pool: int, cols: I64, time_limit: float, *,
-                      seed: int = 0, threads: int = 1, full_subsolvers: int = 0,
+                      seed: int = 0, threads: int = 1,
+                      cpsat_params: Mapping[str, object] | None = None,
                       cancel: CancelToken | None = None) -> bool:
     """Re-solve pool ``pool`` by CP-SAT over the columns ``cols`` (its items' pairs to keep,
     each item's current one among them), hinted with the current plan (:func:`cpsat_pool`);
@@ -280,7 +284,7 @@ def solve_cpsat_merge(state: SearchState, pool: int, cols: I64, time_limit: floa
     its LP in 20 s over those columns (22 % with the three cheapest pairs as well).
     """
     got = cpsat_pool(state.p, pool, cols, state.a, time_limit, seed=seed, threads=threads,
-                     full_subsolvers=full_subsolvers, cancel=cancel)
+                     cpsat_params=cpsat_params, cancel=cancel)
     if got is None:
         return False
     return _apply_if_better(state, state.p.pair_lookup(got[0], got[1]))

@@ -103,12 +103,17 @@ MIN_STAGE_SECONDS = 0.5
 MERGE_WIDEN = (0, 2)
 MERGE_SLICE = 1.0
 MERGE_SLICE_SHARE = 0.25
-#: CP-SAT workers of those merges (CP-SAT's split: one full search, one thread of LNS). Not
-#: the merge phase's three with one full
-#: (:data:`terraplan.solvers.heuristic.MERGE_FULL_SUBSOLVERS`): here the merges share the two
-#: cores with the column generation of the big pools, and at 100k × 500, 60 s, seeds 1 / 2 / 3
-#: ended 2.68 / 3.38 / 3.36 % over the full LP with three against 2.24 / 2.95 / 3.29 % with two.
+#: CP-SAT workers of those merges and their raw CP-SAT parameters: two workers, both on
+#: CP-SAT's LNS from the plan (as in :data:`terraplan.solvers.heuristic.MERGE_CPSAT_PARAMS`).
+#: Three workers with one full search lost here, where the merges share the two cores with the
+#: column generation of the big pools: at 100k × 500, 60 s, seeds 1 / 2 / 3, 2.68 / 3.38 / 3.36
+#: % over the full LP against 2.24 / 2.95 / 3.29 % with two (CP-SAT's split: one full, one LNS).
+#: LNS only against that split (the merge phase LNS only in both), 60 s solves, % over the full
+#: LP, seeds 1 / 2 / 3: 1.42, 1.25 / 2.01, 2.03 / 2.21, 2.42 against 1.45, 1.40 / 2.08, 2.20 /
+#: 2.74, 2.50 (``run_large.py``, Intel Xeon, 2026-11-24); on an AMD EPYC 1.93, 2.23 / 2.10,
+#: 2.32 / 2.70, 2.22 against 2.13, 2.26 / 2.77, 2.81 / 2.71, 2.63 (script).
 MERGE_WORKERS = 2
+MERGE_CPSAT_PARAMS: dict[str, object] = {"use_lns_only": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +373,7 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
         cols = merge_columns(p, pairs, a, x, MERGE_WIDEN[level], reduced)
         t = min(left, max(MERGE_SLICE, MERGE_SLICE_SHARE * left))
         better = cpsat_pool(p, pool, cols, a, t, seed=seed + rounds, threads=MERGE_WORKERS,
-                            cancel=cancel)
+                            cpsat_params=MERGE_CPSAT_PARAMS, cancel=cancel)
         rounds += 1
         if better is not None and _cheaper(p, a, *better):
             a[better[0]] = better[1]
