@@ -28,7 +28,7 @@ fewer reps per item, the easier the MIP (too few, and it has no plan at all): on
 ten found no plan and every pair gave 393 %. CP-SAT then improves the plan with the pool's
 time left (:func:`_merge`), round after round over that plan's pairs and the pairs the LP
 uses. Pools are taken smallest first with an equal share of the time left (a lumpy pool's
-weighed ``lumpy_weight`` times a smooth one's, which the heuristic sets on small books); pools
+weighed ``lumpy_weight`` times a smooth one's: 3 on small books, 1.5 in the pipeline); pools
 that found no plan, or stopped short of the gap, get a second pass with the time that
 remains, hinted with the first pass's plan and kept only when cheaper. A smooth pool whose
 MIPs all fail (its LP cut off by the clock, so the argmax leaves many reps outside their
@@ -151,12 +151,14 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
 
 def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed: int = 0,
                  gap: float = 0.005, cancel: CancelToken | None = None, workers: int = 1,
-                 narrow_items: float = 0.0) -> tuple[Bound, I64, RoundingStats]:
+                 narrow_items: float = 0.0, lumpy_weight: float = 1.0
+                 ) -> tuple[Bound, I64, RoundingStats]:
     """The pool LPs (:func:`terraplan.solvers.bounds.lp_bound`, pool by pool, each within
     ``lp_time`` seconds from now) and their rounding (:func:`round_lp`, until ``deadline``) in
     one pipeline of ``workers`` threads: a pool's rounding is queued as soon as its own LP is
     solved, behind the LPs still waiting, so a worker that has no LP left rounds the pools
-    whose LPs are done instead of waiting for the slowest one.
+    whose LPs are done instead of waiting for the slowest one. A lumpy pool's share of the
+    rounding's time is weighed ``lumpy_weight`` times a smooth one's (as in :func:`round_lp`).
 
     At 100k × 500 one 1.4M-pair pool's column generation took 20 s of the LP phase's 27 s on
     the machine this was built on (13.5-40 s on others: docs/benchmarks.md), the last 16 s
@@ -178,7 +180,7 @@ def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed:
     reduced = np.full(p.n_pairs, np.nan)
     start = cheapest(p)  # a pool whose LP is not solved keeps it
     r = _Rounder(p, x, reduced, start, deadline, groups, seed=seed, gap=gap, cancel=cancel,
-                 workers=workers, lumpy_weight=1.0)
+                 workers=workers, lumpy_weight=lumpy_weight)
     results: list[_LpResult] = [_LpResult("limit", -math.inf)] * len(groups)
     infeasible = threading.Event()
     futures: list[Future[None]] = []
