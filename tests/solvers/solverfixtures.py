@@ -230,6 +230,13 @@ def infeasible_cases() -> list[Case]:
              rules={"balance": [{"metric": "potential", "tolerance": 0.1}]},
              conflicts=["balance[potential]"],
              findings=["alone exceeds rep r2's upper band $19.25"]),
+        # every account locked to r2, so r1 has no candidate at all; shares 1 / 9 at ±50 %: r1's
+        # band [0.3, 0.9] accounts holds no whole number, r2's [2.7, 8.1] holds all six. CP-SAT
+        # drops a row with no variable and an empty domain: it once returned that plan
+        case("balance_empty_band", book=line_book(locked_to={i: "r2" for i in range(6)}),
+             roster=two_reps(r2={"target_share": 9.0}),
+             rules={"locks": True, "balance": [{"metric": "accounts", "tolerance": 0.5}]},
+             conflicts=["balance[accounts]"]),
         case("capacity_item", roster=two_reps(r1={"capacity": 5.0}, r2={"capacity": 5.0}),
              book=line_book(workload={5: 6.0, 0: 0.5, 1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5}),
              conflicts=["capacity"], findings=["alone exceeds the capacity"]),

@@ -221,9 +221,10 @@ def test_cpsat_merge_lowers_a_pools_cost_over_its_own_and_the_lps_columns() -> N
     import time
 
     from terraplan.problem import hard_violations
-    from terraplan.solvers.heuristic import MERGE_CPSAT_PARAMS, _merge_pools
+    from terraplan.solvers.heuristic import _merge_pools
     from terraplan.solvers.heuristic.construct import lp_guided
     from terraplan.solvers.heuristic.polish import merge_columns, pool_pairs, solve_cpsat_merge
+    from terraplan.solvers.heuristic.rounding import MERGE_CPSAT_PARAMS
     from terraplan.solvers.heuristic.state import V_EPS, SearchState
 
     g = generate_book(2000, 20, seed=6)

@@ -169,9 +169,9 @@ class CancelWatcher:
 def add_in_range(model: cp_model.CpModel, expr: cp_model.LinearExprT, lo: int, hi: int) -> None:
     """``lo ≤ expr ≤ hi`` in ``model``; with ``lo > hi`` (a band with no integer inside) a
     constraint that cannot hold. CP-SAT's ``add_linear_constraint`` writes an empty constraint
-    for an empty domain (ortools 9.15), which drops the rule instead of making the model
-    infeasible: a one-account book with a rep whose band is [0.17, 0.5] accounts got a plan
-    that left that rep empty."""
+    when ``expr`` has no variable and the domain is empty (ortools 9.15), which drops the rule
+    instead of making the model infeasible: a rep with no candidate pair (every account locked
+    elsewhere) and a band of [0.17, 0.5] accounts got a plan that left it empty."""
     if lo > hi:
         model.add_bool_or([])
     else:

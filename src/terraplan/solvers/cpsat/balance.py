@@ -7,7 +7,8 @@ Hard rule (exact: ``T_r`` is an integer)::
 
     L_r ≤ T_r ≤ U_r                         for every rep r with a pool
 
-(``L_r > U_r``, a band with no integer total inside: the model is infeasible.)
+(``L_r > U_r``, a band with no integer total inside: the model is infeasible, also for a rep
+with no candidate pair, whose row has no variable.)
 
 Soft rule: deviation beyond the band costs ``penalty`` per unit of *relative* deviation,
 ``max(0, |T − target| / target − tol) = max(0, T − upper, lower − T) / target``. With an integer

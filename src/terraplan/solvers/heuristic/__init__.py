@@ -73,11 +73,10 @@ same seed gives the same plan whenever the search reaches its local optimum with
 limit).
 
 ``SolveOptions.threads`` is the number of pools whose LPs and rounding run at once and the
-CP-SAT workers of the polish and the merge phase (:data:`MERGE_EXTRA_WORKERS` more when
-``threads`` > 1; with more than one, every worker runs CP-SAT's LNS from the plan,
-:data:`MERGE_CPSAT_PARAMS`). The rounding's own merges (:func:`.rounding._merge`) always run
-two workers (one would have no LNS), and HiGHS keeps its process-wide thread pool. So
-``threads`` is not a CPU cap.
+CP-SAT workers of the polish and the merge phase (with more than one, every merge worker runs
+CP-SAT's LNS from the plan, :data:`.rounding.MERGE_CPSAT_PARAMS`). The rounding's own merges
+(:func:`.rounding._merge`) always run two workers (one would have no LNS), and HiGHS keeps its
+process-wide thread pool. So ``threads`` is not a CPU cap.
 """
 
 from __future__ import annotations
@@ -119,7 +118,12 @@ from terraplan.solvers.heuristic.polish import (
     solve_cpsat_merge,
     solve_pool_mip,
 )
-from terraplan.solvers.heuristic.rounding import MERGE_WIDEN, lp_and_round, round_lp
+from terraplan.solvers.heuristic.rounding import (
+    MERGE_CPSAT_PARAMS,
+    MERGE_WIDEN,
+    lp_and_round,
+    round_lp,
+)
 from terraplan.solvers.heuristic.search import Search
 from terraplan.solvers.heuristic.state import V_EPS, SearchState
 
@@ -168,22 +172,6 @@ MERGE_MAX_COLS = 20_000
 MERGE_MIN_SECONDS = 1.0
 MERGE_MAX_SECONDS = 3.0
 MERGE_PER_ITEM = 2
-#: CP-SAT workers of a merge beyond ``threads`` (when ``threads`` > 1). The merges are short of
-#: LNS calls, not of neighbourhood (in a 3 s merge of pool 5 of the 100k seed-3 book every one
-#: of ~18 LNS calls improved the plan), so more LNS threads pay and a search of the whole model
-#: does not: CP-SAT's own split of three workers is two full searches (default_lp, core) and one
-#: thread of LNS; one full and two LNS (``num_full_subsolvers`` 1, before) took the merge phase
-#: alone, 15 s from one rounded plan and 3 s of search after it, from 3.01-3.15 % over the full
-#: LP to 2.11-2.21 % on seed 1 and from 3.21-3.64 % to 2.94-3.07 % on seed 3 (Intel Xeon); on an
-#: AMD EPYC, seed 3, mean of three to five runs, 2.74 % with one full and two LNS threads, 2.52 %
-#: with three LNS threads and **2.48 % with two** (seed 1: 2.18, 1.97 % with two), which is what
-#: ``threads`` = 2 and no extra worker give now.
-MERGE_EXTRA_WORKERS = 0
-#: Raw CP-SAT parameters of those merges: every worker runs CP-SAT's LNS from the hint (with one
-#: worker CP-SAT ignores it and searches the whole model). No worker proves a neighbourhood
-#: empty, so a merge uses its whole slice and a pool is widened (:data:`.rounding.MERGE_WIDEN`)
-#: only when a merge finds nothing cheaper.
-MERGE_CPSAT_PARAMS: dict[str, object] = {"use_lns_only": True}
 #: Pools closer than this to their LP value (relative) are not merged
 MERGE_MIN_GAP = 0.01
 
@@ -242,10 +230,10 @@ LUMPY_WEIGHT = 3.0
 #: ... and in the pipeline of larger books (:func:`.rounding.lp_and_round`), where a lumpy
 #: pool's share goes mostly to CP-SAT's merges from its first plan and the smooth pools, rounded
 #: last, take what is left. 100k × 500, 60 s, % over the full LP (``run_large.py``, Intel Xeon):
-#: with 1.5, seed 1 1.18; seed 2 2.07, 2.22, 2.02, 2.15; seed 3 2.06, 2.00, 2.02; with 1.0, seed 1
-#: 1.42, 1.25, 1.38; seed 2 2.01, 2.03, 1.76, 1.76; seed 3 2.21, 2.42, 2.23, 2.52 (and 2.14 with
-#: a debug log): seed 3 gains what seed 2 loses, and the worst run is 2.22 % instead of 2.52 %;
-#: with 2.0, 1.62 / 2.14 / 2.27.
+#: with 1.5, seed 1 1.18, 1.43; seed 2 2.07, 2.22, 2.02, 2.15, 1.95; seed 3 2.06, 2.00, 2.02,
+#: 2.33; with 1.0, seed 1 1.42, 1.25, 1.38; seed 2 2.01, 2.03, 1.76, 1.76; seed 3 2.21, 2.42,
+#: 2.23, 2.52, 2.14: seed 3 gains what seed 2 loses, and the worst run is 2.33 % instead of
+#: 2.52 %; with 2.0, 1.62 / 2.14 / 2.27.
 PIPELINE_LUMPY_WEIGHT = 1.5
 
 #: Share of the time the pool LPs may take on books above :data:`MIP_FIRST_PAIRS` pairs (when
@@ -704,7 +692,7 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
                 live.remove(i)
                 continue
             ok = solve_cpsat_merge(state, ids[i], cols, t, seed=seed,
-                                   threads=threads + MERGE_EXTRA_WORKERS if threads > 1 else 1,
+                                   threads=max(threads, 1),
                                    cpsat_params=MERGE_CPSAT_PARAMS, cancel=cancel)
             what = f"merge ({t:.1f} s, widened {widen[level[i]]})"
         # a step that is not applied leaves the plan as it was

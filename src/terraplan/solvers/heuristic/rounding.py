@@ -103,16 +103,28 @@ MIN_STAGE_SECONDS = 0.5
 MERGE_WIDEN = (0, 2)
 MERGE_SLICE = 1.0
 MERGE_SLICE_SHARE = 0.25
-#: CP-SAT workers of those merges and their raw CP-SAT parameters: two workers, both on
-#: CP-SAT's LNS from the plan (as in :data:`terraplan.solvers.heuristic.MERGE_CPSAT_PARAMS`).
-#: Three workers with one full search lost here, where the merges share the two cores with the
-#: column generation of the big pools: at 100k × 500, 60 s, seeds 1 / 2 / 3, 2.68 / 3.38 / 3.36
-#: % over the full LP against 2.24 / 2.95 / 3.29 % with two (CP-SAT's split: one full, one LNS).
-#: LNS only against that split (the merge phase LNS only in both), 60 s solves, % over the full
+#: CP-SAT workers of those merges: two. Three with one full search lost here, where the merges
+#: share the two cores with the column generation of the big pools: at 100k × 500, 60 s, seeds
+#: 1 / 2 / 3, 2.68 / 3.38 / 3.36 % over the full LP against 2.24 / 2.95 / 3.29 % with two
+#: (CP-SAT's split: one full, one LNS).
+MERGE_WORKERS = 2
+#: Raw CP-SAT parameters of every CP-SAT merge, these and the merge phase's
+#: (:func:`terraplan.solvers.heuristic._merge_pools`, ``threads`` workers): every worker runs
+#: CP-SAT's LNS from the plan (with one worker CP-SAT ignores it and searches the whole model).
+#: The merges are short of LNS calls, not of neighbourhood: in a 3 s merge of pool 5 of the 100k
+#: seed-3 book every one of ~18 LNS calls improved the plan. No worker proves a neighbourhood
+#: empty, so a merge uses its whole slice and a pool is widened (:data:`MERGE_WIDEN`) only when
+#: a merge finds nothing cheaper. CP-SAT's own split of three workers is two full searches
+#: (default_lp, core) and one thread of LNS; one full and two LNS (``num_full_subsolvers`` 1,
+#: before) took the merge phase alone, 15 s from one rounded plan and 3 s of search after it,
+#: from 3.01-3.15 % over the full LP to 2.11-2.21 % on seed 1 and from 3.21-3.64 % to
+#: 2.94-3.07 % on seed 3 (Intel Xeon); on an AMD EPYC, seed 3, mean of three to five runs,
+#: 2.74 % with one full and two LNS threads, 2.52 % with three LNS threads and 2.48 % with two
+#: (seed 1: 2.18, 1.97 % with two). These merges LNS only too, against CP-SAT's split of two
+#: workers (one full, one LNS), the merge phase LNS only in both, 60 s solves, % over the full
 #: LP, seeds 1 / 2 / 3: 1.42, 1.25 / 2.01, 2.03 / 2.21, 2.42 against 1.45, 1.40 / 2.08, 2.20 /
 #: 2.74, 2.50 (``run_large.py``, Intel Xeon, 2026-11-24); on an AMD EPYC 1.93, 2.23 / 2.10,
 #: 2.32 / 2.70, 2.22 against 2.13, 2.26 / 2.77, 2.81 / 2.71, 2.63 (script).
-MERGE_WORKERS = 2
 MERGE_CPSAT_PARAMS: dict[str, object] = {"use_lns_only": True}
 
 
