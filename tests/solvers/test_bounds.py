@@ -251,3 +251,66 @@ def test_lagrangian_at_optimal_duals_equals_the_lp() -> None:
         # any other price vector gives no more than the LP value
         assert _lagrangian_at(lp, lp.A.T.tocsr(), item_pos[p.pair_item[pairs]], len(items),
                               0.5 * y)[0] <= lpv * (1 + 1e-9)
+
+
+def _master_of(p, k: int):  # type: ignore[no-untyped-def]
+    """The LP arrays of ``p``'s largest pool and a master of each item's ``k`` cheapest pairs
+    (LP columns), with each pair column's item position."""
+    from terraplan.solvers.bounds import _lp_arrays
+
+    pool = p.item_pool[p.pair_item]
+    pairs = np.flatnonzero(pool == int(np.argmax(np.bincount(pool)))).astype(np.int64)
+    items = np.unique(p.pair_item[pairs]).astype(np.int64)
+    reps = np.unique(p.indices[pairs]).astype(np.int64)
+    lp = _lp_arrays(p, pairs, items, reps, with_budgets=False)
+    pos = np.full(p.n_items, -1, dtype=np.int64)
+    pos[items] = np.arange(len(items))
+    it = pos[p.pair_item[pairs]]
+    order = np.lexsort((lp.cost[:lp.n_x], it))
+    starts = np.flatnonzero(np.r_[True, np.diff(it[order]) != 0])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return lp, np.flatnonzero(rank < k), it, len(items), len(reps)
+
+
+def test_cheapest_column_basis_is_dual_feasible_and_reaches_the_same_master_optimum() -> None:
+    from terraplan.solvers.bounds import _cheapest_basis, _highs
+
+    p = compile(_generated(1500, 15))
+    lp, x_cols, it, k_loc, n_reps = _master_of(p, 2)
+    assert n_reps >= 3 and k_loc < len(x_cols) <= 2 * k_loc
+    e = len(lp.elastic_rows)
+    plain = _highs(lp, x_cols, elastic_cost=1e6)
+    plain.run()
+    crashed = _highs(lp, x_cols, elastic_cost=1e6)
+    assert _cheapest_basis(crashed, lp, x_cols, it, k_loc, e)
+    crashed.setOptionValue("presolve", "off")
+    # the basis as given, before any pivot: no column prices below zero
+    crashed.setOptionValue("simplex_iteration_limit", 0)
+    crashed.run()
+    assert crashed.getInfo().num_dual_infeasibilities == 0
+    basic = [j for j, s in enumerate(crashed.getBasis().col_status)
+             if s == type(s).kBasic]
+    assert len(basic) == k_loc
+    # each basic column is its item's cheapest
+    cost = lp.cost[x_cols]
+    for j in basic:
+        assert cost[j] == cost[it[x_cols] == it[x_cols[j]]].min()
+    crashed.setOptionValue("simplex_iteration_limit", 2**31 - 1)
+    crashed.run()
+    assert crashed.getInfo().objective_function_value == pytest.approx(
+        plain.getInfo().objective_function_value, rel=1e-9)
+
+
+def test_cheapest_column_basis_is_not_set_on_a_master_with_soft_deviation_columns() -> None:
+    from terraplan.solvers.bounds import _cheapest_basis, _highs
+
+    g = _generated(1500, 15)
+    spec = ScenarioSpec.from_dict({"rules": {"balance": [
+        {"metric": "potential", "tolerance": 0.03},
+        {"metric": "workload", "tolerance": 0.05, "hard": False}]}})
+    p = compile(Scenario(spec=spec, accounts=g.accounts, reps=g.reps))
+    lp, x_cols, it, k_loc, _ = _master_of(p, 2)
+    assert len(lp.cost) > lp.n_x  # soft deviation columns
+    h = _highs(lp, np.r_[x_cols, np.arange(lp.n_x, len(lp.cost))], elastic_cost=1e6)
+    assert not _cheapest_basis(h, lp, x_cols, it, k_loc, len(lp.elastic_rows))
