@@ -173,10 +173,12 @@ def test_lumpy_ladder_widens_when_a_rung_finds_no_plan(monkeypatch: pytest.Monke
     assert c.bound.value <= objective(p, a) <= 1.02 * c.bound.value
 
 
-def test_lumpy_merges_improve_a_poor_plan_and_keep_every_rule() -> None:
+@pytest.mark.parametrize("lp_running", [False, True], ids=["two-workers", "solo-beside-an-lp"])
+def test_lumpy_merges_improve_a_poor_plan_and_keep_every_rule(lp_running: bool) -> None:
     # CP-SAT merge after merge from a plan far above the LP (the smallest lumpy pool's items
     # placed by a pool MIP that *maximises* travel, every other pool rounded): the result is
-    # cheaper, still meets every hard rule and never drops below the pool's relaxation
+    # cheaper, still meets every hard rule and never drops below the pool's relaxation; also
+    # with one CP-SAT worker, LNS interleaved (a pool LP on the other core)
     import dataclasses
 
     from terraplan.solvers.heuristic.polish import pool_mip, pool_pairs
@@ -199,7 +201,7 @@ def test_lumpy_merges_improve_a_poor_plan_and_keep_every_rule() -> None:
     before[got[0]] = got[1]
     assert hard_violations(p, before) == []
     out_items, out_reps = _merge(p, pairs, x, rc, before, got, time.perf_counter() + 10,
-                                 seed=0, cancel=None)
+                                 seed=0, cancel=None, lp_running=lambda: lp_running)
     after = before.copy()
     after[out_items] = out_reps
     assert hard_violations(p, after) == []

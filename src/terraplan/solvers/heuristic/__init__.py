@@ -205,6 +205,12 @@ LNS_GAP = 1e-4
 
 #: State builds' worth of time kept at the end of a solve for its finish (see solve_heuristic)
 FINISH_BUILDS = 8.0
+#: A search round's worth of state builds, before one has been timed: the search does not start
+#: a round that the time left cannot hold (:meth:`.search.Search.run`), and the merge phase
+#: leaves it that much. 100k × 500, seed 2 (AMD EPYC): state build 0.25 s, the first round
+#: after the merges 3.25 s; the merges had left it 1.7 s, and it ended 1.6-2.6 s past the
+#: search's deadline (one solve of 60.49 s for a 60 s limit).
+FIRST_ROUND_BUILDS = 13.0
 
 #: Books above :data:`MIP_FIRST_PAIRS` pairs with several pools run their pool LPs and their
 #: rounding as one pipeline (:func:`.rounding.lp_and_round`), which ends this share of the
@@ -419,8 +425,8 @@ def solve_heuristic(
     # overruns its deadline by up to a few more (100k × 500: state build 0.13 s, the last
     # round 0.7 s late, solves of 59.9-60.2 s with two builds kept): keep FINISH_BUILDS of
     # them, or a 100k-account solve ends late
-    deadline = max(deadline - FINISH_BUILDS * (time.perf_counter() - t_state),
-                   time.perf_counter())
+    t_build = time.perf_counter() - t_state
+    deadline = max(deadline - FINISH_BUILDS * t_build, time.perf_counter())
     best_obj = math.inf
     stopped = {"criterion": False, "cancel": False}
 
@@ -451,6 +457,8 @@ def solve_heuristic(
 
     search = Search(state, rng, should_stop, swap_partners=int(extra.get("swap_partners", 8)),
                     time_left=lambda: deadline - time.perf_counter())
+    round_estimate = FIRST_ROUND_BUILDS * t_build
+    search.last_round = round_estimate
     max_rounds = int(extra.get("max_rounds", 1000))
     # the MIP polish stops on wall-clock limits, so it is off in deterministic mode
     mip_max = 0 if deterministic else int(extra.get("mip_max_pairs", MIP_MAX_PAIRS))
@@ -483,7 +491,10 @@ def solve_heuristic(
             phase_end[0] = deadline
             _log_outside(problem, state, "after the repairing search")
         if state.violation <= V_EPS and not should_stop():
-            end = time.perf_counter() + first_share * max(deadline - time.perf_counter(), 0.0)
+            # (a search round's time kept after the merges: the round that follows them keeps
+            # more than the last merges win)
+            end = min(time.perf_counter() + first_share * max(deadline - time.perf_counter(), 0.0),
+                      deadline - round_estimate)
             merged = _merge_pools(state, lp_x, end, seed, options.threads, should_stop, cancel,
                                   reduced=lp_reduced, lns=lns)
             if merged:

@@ -46,6 +46,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -126,6 +127,13 @@ MERGE_WORKERS = 2
 #: 2.74, 2.50 (``run_large.py``, Intel Xeon, 2026-11-24); on an AMD EPYC 1.93, 2.23 / 2.10,
 #: 2.32 / 2.70, 2.22 against 2.13, 2.26 / 2.77, 2.81 / 2.71, 2.63 (script).
 MERGE_CPSAT_PARAMS: dict[str, object] = {"use_lns_only": True}
+#: ... and of a rounding's merge while a pool LP is being solved on the other core: one worker,
+#: CP-SAT's LNS interleaved in it (one worker alone would search the whole model). With two
+#: workers beside the column generation of a 1.40M-pair pool (100k × 500, seed 2, AMD EPYC),
+#: three threads shared two cores: its master rounds took 1.6 times as long as alone, and twice
+#: the LP was cut off by its deadline after 3 and 6 of its 9 rounds (the first time without a
+#: plan: 32 of its reps left outside their bands); with one worker it ended in time, 9 rounds.
+MERGE_SOLO_PARAMS: dict[str, object] = {"use_lns_only": True, "interleave_search": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +205,21 @@ def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed:
     infeasible = threading.Event()
     futures: list[Future[None]] = []
 
+    running = [0]  # pool LPs being solved now
+    r.lp_running = lambda: running[0] > 0
+
     def lp(i: int, ex: ThreadPoolExecutor) -> None:
         left = lp_end - time.perf_counter()
         g = groups[i]
         if left <= 0.05 or infeasible.is_set() or (cancel is not None and cancel.cancelled):
             return
-        res = _solve_lp_job((p, g, False, left, 1, cancel, None, narrow_items))
+        with r.lock:
+            running[0] += 1
+        try:
+            res = _solve_lp_job((p, g, False, left, 1, cancel, None, narrow_items))
+        finally:
+            with r.lock:
+                running[0] -= 1
         results[i] = res
         if res.status == "infeasible":
             infeasible.set()
@@ -259,6 +276,8 @@ class _Rounder:
         self.failed: list[I64] = []
         self.done: set[int] = set()
         self.n_groups = len(groups)
+        # is a pool LP being solved beside the rounding (set by lp_and_round)?
+        self.lp_running: Callable[[], bool] = lambda: False
 
     def _weight(self, pairs: I64) -> float:
         return self.lumpy_weight if self.lumpy[id(pairs)] else 1.0
@@ -329,7 +348,7 @@ class _Rounder:
                                     self.gap, cancel)
             if got is not None and loose:
                 got, closed = _merge(p, pairs, x, reduced, hint, got, pool_deadline, self.seed,
-                                     cancel), True
+                                     cancel, self.lp_running), True
             log.debug("round pool of %d pairs, attempt %d (free %.2f, %d reps/item%s): %s "
                       "in %.1f of %.1f s", len(pairs), j, fs, pi, ", loose" if loose else "",
                       "no plan" if got is None else ("closed" if closed else "a plan"),
@@ -362,13 +381,14 @@ class _Rounder:
 
 
 def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
-           got: tuple[I64, I64], deadline: float, seed: int, cancel: CancelToken | None
-           ) -> tuple[I64, I64]:
+           got: tuple[I64, I64], deadline: float, seed: int, cancel: CancelToken | None,
+           lp_running: Callable[[], bool] = lambda: False) -> tuple[I64, I64]:
     """The rounded plan ``got`` (items, reps) of the pool of ``pairs`` improved by CP-SAT
     (:func:`.polish.cpsat_pool`, every rule of the pool) until ``deadline``, merge after merge
     over the plan's own pairs, the pairs the LP uses and, when that finds nothing cheaper, each
     item's cheapest pairs by reduced cost (:data:`MERGE_WIDEN`); ``got`` itself when CP-SAT
-    finds nothing cheaper.
+    finds nothing cheaper. While ``lp_running()`` (a pool LP on the other core), each merge runs
+    one CP-SAT worker (:data:`MERGE_SOLO_PARAMS`), so the LP keeps its core.
 
     On the 100k seed-1 book, pool by pool alone: HiGHS for 4 s then CP-SAT for 6 s leaves the
     five lumpy pools 13.1, 2.8, 8.1, 1.8 and 19.8 % over their LP; HiGHS alone for 10 s left
@@ -386,8 +406,11 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
             break
         cols = merge_columns(p, pairs, a, x, MERGE_WIDEN[level], reduced)
         t = min(left, max(MERGE_SLICE, MERGE_SLICE_SHARE * left))
-        better = cpsat_pool(p, pool, cols, a, t, seed=seed + rounds, threads=MERGE_WORKERS,
-                            cpsat_params=MERGE_CPSAT_PARAMS, cancel=cancel)
+        solo = lp_running()
+        better = cpsat_pool(p, pool, cols, a, t, seed=seed + rounds,
+                            threads=1 if solo else MERGE_WORKERS,
+                            cpsat_params=MERGE_SOLO_PARAMS if solo else MERGE_CPSAT_PARAMS,
+                            cancel=cancel)
         rounds += 1
         if better is not None and _cheaper(p, a, *better):
             a[better[0]] = better[1]
