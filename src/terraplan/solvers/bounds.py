@@ -593,13 +593,10 @@ def _cheapest_basis(h: Any, lp: LpArrays, x_cols: I64, it: I64, k_loc: int, e: i
     if len(lp.cost) != lp.n_x or len(x_cols) == 0:
         return False
     status = highspy.HighsBasisStatus
-    itc = it[x_cols]
-    order = np.lexsort((lp.cost[x_cols], itc))
-    first = order[np.r_[True, itc[order][1:] != itc[order][:-1]]]
-    if len(first) != k_loc:
+    first = _cheapest_k(lp.cost[x_cols], it[x_cols], k_loc, 1)
+    if int(first.sum()) != k_loc:
         return False
-    basic = np.zeros(len(x_cols) + 2 * e, dtype=bool)
-    basic[first] = True
+    basic = np.r_[first, np.zeros(2 * e, dtype=bool)]
     basis = highspy.HighsBasis()
     basis.col_status = [status.kBasic if b else status.kLower for b in basic.tolist()]
     basis.row_status = ([status.kLower] * k_loc

@@ -104,7 +104,8 @@ MIN_STAGE_SECONDS = 0.5
 MERGE_WIDEN = (0, 2)
 MERGE_SLICE = 1.0
 MERGE_SLICE_SHARE = 0.25
-#: CP-SAT workers of those merges: two. Three with one full search lost here, where the merges
+#: CP-SAT workers of those merges: two (one while a pool LP runs beside them:
+#: :data:`MERGE_SOLO_PARAMS`). Three with one full search lost here, where the merges
 #: share the two cores with the column generation of the big pools: at 100k × 500, 60 s, seeds
 #: 1 / 2 / 3, 2.68 / 3.38 / 3.36 % over the full LP against 2.24 / 2.95 / 3.29 % with two
 #: (CP-SAT's split: one full, one LNS).
@@ -205,21 +206,18 @@ def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed:
     infeasible = threading.Event()
     futures: list[Future[None]] = []
 
-    running = [0]  # pool LPs being solved now
-    r.lp_running = lambda: running[0] > 0
-
     def lp(i: int, ex: ThreadPoolExecutor) -> None:
         left = lp_end - time.perf_counter()
         g = groups[i]
         if left <= 0.05 or infeasible.is_set() or (cancel is not None and cancel.cancelled):
             return
         with r.lock:
-            running[0] += 1
+            r.lps_running += 1
         try:
             res = _solve_lp_job((p, g, False, left, 1, cancel, None, narrow_items))
         finally:
             with r.lock:
-                running[0] -= 1
+                r.lps_running -= 1
         results[i] = res
         if res.status == "infeasible":
             infeasible.set()
@@ -276,8 +274,8 @@ class _Rounder:
         self.failed: list[I64] = []
         self.done: set[int] = set()
         self.n_groups = len(groups)
-        # is a pool LP being solved beside the rounding (set by lp_and_round)?
-        self.lp_running: Callable[[], bool] = lambda: False
+        # pool LPs being solved beside the rounding now (counted by lp_and_round)
+        self.lps_running = 0
 
     def _weight(self, pairs: I64) -> float:
         return self.lumpy_weight if self.lumpy[id(pairs)] else 1.0
@@ -348,7 +346,7 @@ class _Rounder:
                                     self.gap, cancel)
             if got is not None and loose:
                 got, closed = _merge(p, pairs, x, reduced, hint, got, pool_deadline, self.seed,
-                                     cancel, self.lp_running), True
+                                     cancel, lambda: self.lps_running > 0), True
             log.debug("round pool of %d pairs, attempt %d (free %.2f, %d reps/item%s): %s "
                       "in %.1f of %.1f s", len(pairs), j, fs, pi, ", loose" if loose else "",
                       "no plan" if got is None else ("closed" if closed else "a plan"),
