@@ -396,3 +396,23 @@ def test_large_book_pipeline_rounds_each_pool_and_the_evaluator_accepts(monkeypa
     off = solve(p, backend="heuristic", seed=1, explain=False,
                 options=SolveOptions(time_limit=20, threads=2, extra={"pipeline": False}))
     assert off.stats["pipeline"] == 0.0 and off.status.has_plan
+
+
+def test_merge_phase_rate_is_what_a_step_won_per_second_at_least_half_the_estimate() -> None:
+    import math
+
+    from terraplan.solvers.heuristic import _merge_rate
+
+    rate = [math.inf, math.inf, 3.0]
+    # an untried pool that wins: what it won per second
+    assert _merge_rate(rate, 0, 4.0, 2.0) == pytest.approx(2.0)
+    # an untried pool that wins nothing: half the best estimate of the pools tried
+    assert _merge_rate(rate, 1, 0.0, 1.0) == pytest.approx(1.5)
+    # a tried pool that wins nothing: half its own estimate, whatever the others'
+    rate = [1.0, 8.0, 3.0]
+    assert _merge_rate(rate, 0, 0.0, 1.0) == pytest.approx(0.5)
+    # one that wins more than before: its new rate; less than half: half the old one
+    assert _merge_rate(rate, 2, 15.0, 3.0) == pytest.approx(5.0)
+    assert _merge_rate(rate, 2, 0.3, 3.0) == pytest.approx(1.5)
+    # the first pool tried, winning nothing, has nothing to halve
+    assert _merge_rate([math.inf, math.inf], 0, 0.0, 1.0) == 0.0
