@@ -131,7 +131,9 @@ def test_column_generation_with_purged_masters_reaches_the_full_lp(
 
     p = compile(_generated(1500, 15))
     direct = lp_bound(p, cg_min_pairs=10**9)
-    # masters purged down to one column per item as soon as they hold more than that
+    # masters purged down to one column per item as soon as they hold more than that (from
+    # the sampled prices: from the grouped LP's plan this book needs no second round)
+    monkeypatch.setattr(bounds, "AGG_NEAREST", ())
     monkeypatch.setattr(bounds, "PURGE_ABOVE", 1.0)
     monkeypatch.setattr(bounds, "PURGE_KEEP", 1.0)
     with caplog.at_level(logging.DEBUG, logger="terraplan.solvers.bounds"):
@@ -253,10 +255,18 @@ def test_lagrangian_at_optimal_duals_equals_the_lp() -> None:
                               0.5 * y)[0] <= lpv * (1 + 1e-9)
 
 
-def _master_of(p, k: int):  # type: ignore[no-untyped-def]
-    """The LP arrays of ``p``'s largest pool and a master of each item's ``k`` cheapest pairs
-    (LP columns), with each pair column's item position."""
-    from terraplan.solvers.bounds import _cheapest_k, _lp_arrays
+def _with_soft_workload(n: int, m: int):  # type: ignore[no-untyped-def]
+    """A generated book compiled with a hard potential band and a soft workload one."""
+    g = _generated(n, m)
+    spec = ScenarioSpec.from_dict({"rules": {"balance": [
+        {"metric": "potential", "tolerance": 0.03},
+        {"metric": "workload", "tolerance": 0.05, "hard": False}]}})
+    return compile(Scenario(spec=spec, accounts=g.accounts, reps=g.reps))
+
+
+def _largest_pool_lp(p):  # type: ignore[no-untyped-def]
+    """(pairs, reps, LP arrays, each pair's item position, items) of ``p``'s largest pool."""
+    from terraplan.solvers.bounds import _lp_arrays
 
     pool = p.item_pool[p.pair_item]
     pairs = np.flatnonzero(pool == int(np.argmax(np.bincount(pool)))).astype(np.int64)
@@ -265,9 +275,17 @@ def _master_of(p, k: int):  # type: ignore[no-untyped-def]
     lp = _lp_arrays(p, pairs, items, reps, with_budgets=False)
     pos = np.full(p.n_items, -1, dtype=np.int64)
     pos[items] = np.arange(len(items))
-    it = pos[p.pair_item[pairs]]
-    x_cols = np.flatnonzero(_cheapest_k(lp.cost[:lp.n_x], it, len(items), k))
-    return lp, x_cols, it, len(items), len(reps)
+    return pairs, reps, lp, pos[p.pair_item[pairs]], len(items)
+
+
+def _master_of(p, k: int):  # type: ignore[no-untyped-def]
+    """The LP arrays of ``p``'s largest pool and a master of each item's ``k`` cheapest pairs
+    (LP columns), with each pair column's item position."""
+    from terraplan.solvers.bounds import _cheapest_k
+
+    _, reps, lp, it, k_loc = _largest_pool_lp(p)
+    x_cols = np.flatnonzero(_cheapest_k(lp.cost[:lp.n_x], it, k_loc, k))
+    return lp, x_cols, it, k_loc, len(reps)
 
 
 def test_cheapest_column_basis_is_dual_feasible_and_reaches_the_same_master_optimum() -> None:
@@ -302,11 +320,7 @@ def test_cheapest_column_basis_is_dual_feasible_and_reaches_the_same_master_opti
 def test_cheapest_column_basis_is_not_set_on_a_master_with_soft_deviation_columns() -> None:
     from terraplan.solvers.bounds import _cheapest_basis, _highs
 
-    g = _generated(1500, 15)
-    spec = ScenarioSpec.from_dict({"rules": {"balance": [
-        {"metric": "potential", "tolerance": 0.03},
-        {"metric": "workload", "tolerance": 0.05, "hard": False}]}})
-    p = compile(Scenario(spec=spec, accounts=g.accounts, reps=g.reps))
+    p = _with_soft_workload(1500, 15)
     lp, x_cols, it, k_loc, _ = _master_of(p, 2)
     assert len(lp.cost) > lp.n_x  # soft deviation columns
     h = _highs(lp, np.r_[x_cols, np.arange(lp.n_x, len(lp.cost))], elastic_cost=1e6)
@@ -317,3 +331,66 @@ def test_cheapest_column_basis_is_not_set_on_a_master_with_soft_deviation_column
     cg = lp_bound(p, cg_min_pairs=50)
     assert direct.optimal and cg.optimal
     assert cg.value == pytest.approx(direct.value, rel=1e-7)
+
+
+def test_grouped_pool_lp_plan_keeps_the_pool_lp_rows_and_its_duals_their_sides() -> None:
+    from terraplan.solvers.bounds import _aggregated_prices, _elastic_price, _highs
+
+    p = compile(_generated(30000, 150))
+    pairs, reps, lp, it, k_loc = _largest_pool_lp(p)
+    assert k_loc > 5000 and len(reps) >= 20
+    got = _aggregated_prices(p, pairs, reps, lp, it, k_loc,
+                             elastic=_elastic_price(lp, it, k_loc, len(reps)),
+                             deadline=float("inf"), cancel=None)
+    assert got is not None
+    y, x = got
+    f = lp.first_block_row
+    assert not np.any(y[:f])  # item rows carry no price
+    assert np.any(y[f:])  # bands do (the cheapest plan breaks them)
+    # a plan of the pool LP: one unit per item, every band and capacity row kept
+    np.testing.assert_allclose(np.bincount(it, weights=x, minlength=k_loc), 1.0, atol=1e-7)
+    act = lp.A[f:] @ x
+    assert np.all(act >= lp.row_lo[f:] - 1e-6) and np.all(act <= lp.row_hi[f:] + 1e-6)
+    # a restriction: no cheaper than the pool LP itself
+    h = _highs(lp)
+    h.run()
+    assert float(lp.cost @ x) >= h.getInfo().objective_function_value * (1 - 1e-9)
+    # each priced row sits on the side its price says (complementary slackness of the grouped
+    # LP: a price on the wrong row or with the wrong sign would not)
+    on = np.abs(y[f:]) > 1e-6 * np.abs(y[f:]).max()
+    lo, hi = lp.row_lo[f:], lp.row_hi[f:]
+    np.testing.assert_allclose(act[on & (y[f:] > 0)], lo[on & (y[f:] > 0)], rtol=1e-6)
+    np.testing.assert_allclose(act[on & (y[f:] < 0)], hi[on & (y[f:] < 0)], rtol=1e-6)
+
+
+def test_column_generation_from_the_grouped_pool_lp_reaches_the_full_lp(
+        caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    p = compile(_generated(4000, 12))
+    direct = lp_bound(p, cg_min_pairs=10**9)
+    with caplog.at_level(logging.DEBUG, logger="terraplan.solvers.bounds"):
+        cg = lp_bound(p, cg_min_pairs=50)
+    assert any("grouped pool LP" in r.getMessage() for r in caplog.records)
+    assert direct.optimal and cg.optimal
+    assert cg.value == pytest.approx(direct.value, rel=1e-7)
+
+
+def test_grouped_pool_lp_is_not_used_with_soft_deviation_columns_or_too_few_items() -> None:
+    from terraplan.solvers.bounds import _aggregated_prices, _lp_arrays
+
+    p = _with_soft_workload(4000, 12)
+    pairs, reps, lp, it, k_loc = _largest_pool_lp(p)
+    assert len(lp.cost) > lp.n_x
+    assert _aggregated_prices(p, pairs, reps, lp, it, k_loc, elastic=1e6,
+                              deadline=float("inf"), cancel=None) is None
+    # a pool of ten items: too few to group
+    q = compile(_generated(4000, 12))
+    pairs, reps, lp, it, k_loc = _largest_pool_lp(q)
+    few = np.isin(it, np.arange(10))
+    sub_pairs = pairs[few]
+    items = np.unique(q.pair_item[sub_pairs]).astype(np.int64)
+    sub_reps = np.unique(q.indices[sub_pairs]).astype(np.int64)
+    sub = _lp_arrays(q, sub_pairs, items, sub_reps, with_budgets=False)
+    assert _aggregated_prices(q, sub_pairs, sub_reps, sub, it[few], len(items), elastic=1e6,
+                              deadline=float("inf"), cancel=None) is None
