@@ -752,12 +752,14 @@ def _aggregated_prices(problem: ProblemData, pairs: I64, reps: I64, lp: LpArrays
     nearly every row (a tenth of the items, where each rep's share of the accounts near it
     varies by far more than its ±3 % band) and saved nothing; from the final LP's own duals it
     took one round and 3.5 s. Grouped by 3 cheapest reps (2,187 groups, 119k columns, 2.0 s)
-    the whole column generation took 9.0 s, 6 rounds; by 2 and 1, 9.4 and 11.2 s; by
-    nearest reps without the candidate set the grouped LP was mostly band slack.
+    the whole column generation took 9.0 s and 6 rounds from the grouped LP's prices, 7.4 s
+    and 4 rounds with its plan's pairs in the first master too; by 2 and 1 cheapest reps, 9.4
+    and 11.2 s (prices only); grouped by nearest reps without the candidate set, the grouped
+    LP was mostly band slack.
 
-    ``None`` without soft deviation columns or budget rows in ``lp``, when even one nearest rep
-    leaves more than one group per :data:`AGG_MIN_ITEMS` items, or when the grouped LP does not
-    solve in time."""
+    ``None`` when ``lp`` has soft deviation columns or rows beyond its bands (budgets), when
+    even one nearest rep leaves more than one group per :data:`AGG_MIN_ITEMS` items, or when
+    the grouped LP does not solve in time."""
     import highspy
 
     from terraplan.solvers._exact import CancelWatcher
