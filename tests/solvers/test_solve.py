@@ -208,3 +208,17 @@ def test_empty_book_and_empty_roster(backend: str) -> None:
     res = solve(orphan, backend=backend)
     assert res.status is Status.INFEASIBLE and res.conflicts == ("coverage",)
     assert "no eligible active rep" in res.message
+
+
+def test_a_single_cpsat_worker_asked_for_lns_only_interleaves_its_search() -> None:
+    # one worker with use_lns_only alone would search the whole model (CP-SAT ignores the LNS
+    # there); cpsat_solver interleaves it, and leaves every other setting as asked
+    from terraplan.solvers._exact import cpsat_solver
+
+    lns = {"use_lns_only": True}
+    one = cpsat_solver(SolveOptions(threads=1), 0, 1.0, lns).parameters
+    assert one.num_workers == 1 and one.use_lns_only and one.interleave_search
+    two = cpsat_solver(SolveOptions(threads=2), 0, 1.0, lns).parameters
+    assert two.num_workers == 2 and two.use_lns_only and not two.interleave_search
+    plain = cpsat_solver(SolveOptions(threads=1), 0, 1.0).parameters
+    assert not plain.use_lns_only and not plain.interleave_search

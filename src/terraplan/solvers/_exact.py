@@ -186,7 +186,8 @@ def cpsat_solver(options: SolveOptions, seed: int, time_left: float,
     for a seed, with ``options.extra["deterministic"]``), the seed, the relative gap, logging, and
     ``catch_sigint_signal`` off: CP-SAT's own SIGINT handler aborts the process in OR-Tools 9.x,
     and cancellation goes through :class:`CancelToken` (:class:`CancelWatcher`). ``raw`` CP-SAT
-    parameters are applied last.
+    parameters are applied last; a single worker asked for ``use_lns_only`` also interleaves its
+    search, or CP-SAT ignores the LNS and searches the whole model in that one worker.
     """
     solver = cp_model.CpSolver()
     prm = solver.parameters
@@ -205,6 +206,8 @@ def cpsat_solver(options: SolveOptions, seed: int, time_left: float,
             field.extend(value)
         else:
             setattr(prm, key, value)
+    if prm.use_lns_only and prm.num_workers == 1:
+        prm.interleave_search = True
     return solver
 
 

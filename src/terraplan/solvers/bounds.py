@@ -686,11 +686,17 @@ def _lagrangian_at(lp: LpArrays, At: Any, it: I64, k_loc: int, y: F64
     return float(mins.sum()) + const, rel, x
 
 
+def _by_item(values: F64, it: I64, k_loc: int) -> tuple[I64, I64]:
+    """Columns ordered by item, then by ``values`` (``it``: local item of each column), and
+    where each item's run starts in that order."""
+    order = np.argsort(values, kind="stable")
+    order = order[np.argsort(it[order], kind="stable")]  # (two radix-fast sorts beat one
+    return order, np.searchsorted(it[order], np.arange(k_loc))  # two-key lexsort)
+
+
 def _cheapest_k(values: F64, it: I64, k_loc: int, k: int) -> npt.NDArray[np.bool_]:
     """Mask of each item's ``k`` smallest ``values`` (``it``: local item of each column)."""
-    order = np.argsort(values, kind="stable")
-    order = order[np.argsort(it[order], kind="stable")]  # by item, then value (two radix-fast
-    first = np.searchsorted(it[order], np.arange(k_loc))  # sorts beat one two-key lexsort)
+    order, first = _by_item(values, it, k_loc)
     rank = np.empty(len(values), dtype=np.int64)
     rank[order] = np.arange(len(values)) - first[it[order]]
     return rank < k
@@ -773,9 +779,7 @@ def _aggregated_prices(problem: ProblemData, pairs: I64, reps: I64, lp: LpArrays
     m = len(reps)
     rl = np.searchsorted(reps, problem.indices[pairs]).astype(np.int64)
     cost = lp.cost[:n_x]
-    order = np.argsort(cost, kind="stable")
-    order = order[np.argsort(it[order], kind="stable")]  # by item, then cost
-    first = np.searchsorted(it[order], np.arange(k_loc))
+    order, first = _by_item(cost, it, k_loc)
     last = np.r_[first[1:], n_x] - 1
     # the candidate set of each item, as a sum of random weights of its reps (the same set
     # gives the same sum: each item's pairs come in rep order)

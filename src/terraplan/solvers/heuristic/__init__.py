@@ -75,9 +75,9 @@ limit).
 ``SolveOptions.threads`` is the number of pools whose LPs and rounding run at once and the
 CP-SAT workers of the polish and the merge phase (with more than one, every merge worker runs
 CP-SAT's LNS from the plan, :data:`.rounding.MERGE_CPSAT_PARAMS`). The rounding's own merges
-(:func:`.rounding._merge`) run two workers, or one with LNS interleaved while a pool LP is
-solved beside them (:data:`.rounding.MERGE_SOLO_PARAMS`), and HiGHS keeps its process-wide
-thread pool. So ``threads`` is not a CPU cap.
+(:func:`.rounding._merge`) run two workers, or one while a pool LP is solved beside them (a
+single worker interleaves CP-SAT's LNS: :func:`terraplan.solvers._exact.cpsat_solver`), and
+HiGHS keeps its process-wide thread pool. So ``threads`` is not a CPU cap.
 """
 
 from __future__ import annotations

@@ -104,15 +104,20 @@ MIN_STAGE_SECONDS = 0.5
 MERGE_WIDEN = (0, 2)
 MERGE_SLICE = 1.0
 MERGE_SLICE_SHARE = 0.25
-#: CP-SAT workers of those merges: two (one while a pool LP runs beside them:
-#: :data:`MERGE_SOLO_PARAMS`). Three with one full search lost here, where the merges
+#: CP-SAT workers of those merges: two, and one while a pool LP is being solved on the other
+#: core. With two workers beside the column generation of a 1.40M-pair pool (100k × 500, seed
+#: 2, AMD EPYC), three threads shared two cores: its master rounds took 1.6 times as long as
+#: alone, and twice the LP was cut off by its deadline after 3 and 6 of its 9 rounds (the first
+#: time without a plan: 32 of its reps left outside their bands); with one worker it ended in
+#: time, 9 rounds. Three with one full search lost here, where the merges
 #: share the two cores with the column generation of the big pools: at 100k × 500, 60 s, seeds
 #: 1 / 2 / 3, 2.68 / 3.38 / 3.36 % over the full LP against 2.24 / 2.95 / 3.29 % with two
 #: (CP-SAT's split: one full, one LNS).
 MERGE_WORKERS = 2
 #: Raw CP-SAT parameters of every CP-SAT merge, these and the merge phase's
 #: (:func:`terraplan.solvers.heuristic._merge_pools`, ``threads`` workers): every worker runs
-#: CP-SAT's LNS from the plan (with one worker CP-SAT ignores it and searches the whole model).
+#: CP-SAT's LNS from the plan (a single worker
+#: interleaves it: :func:`terraplan.solvers._exact.cpsat_solver`).
 #: The merges are short of LNS calls, not of neighbourhood: in a 3 s merge of pool 5 of the 100k
 #: seed-3 book every one of ~18 LNS calls improved the plan. No worker proves a neighbourhood
 #: empty, so a merge uses its whole slice and a pool is widened (:data:`MERGE_WIDEN`) only when
@@ -128,13 +133,6 @@ MERGE_WORKERS = 2
 #: 2.74, 2.50 (``run_large.py``, Intel Xeon, 2026-11-24); on an AMD EPYC 1.93, 2.23 / 2.10,
 #: 2.32 / 2.70, 2.22 against 2.13, 2.26 / 2.77, 2.81 / 2.71, 2.63 (script).
 MERGE_CPSAT_PARAMS: dict[str, object] = {"use_lns_only": True}
-#: ... and of a rounding's merge while a pool LP is being solved on the other core: one worker,
-#: CP-SAT's LNS interleaved in it (one worker alone would search the whole model). With two
-#: workers beside the column generation of a 1.40M-pair pool (100k × 500, seed 2, AMD EPYC),
-#: three threads shared two cores: its master rounds took 1.6 times as long as alone, and twice
-#: the LP was cut off by its deadline after 3 and 6 of its 9 rounds (the first time without a
-#: plan: 32 of its reps left outside their bands); with one worker it ended in time, 9 rounds.
-MERGE_SOLO_PARAMS: dict[str, object] = {"use_lns_only": True, "interleave_search": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +384,7 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
     over the plan's own pairs, the pairs the LP uses and, when that finds nothing cheaper, each
     item's cheapest pairs by reduced cost (:data:`MERGE_WIDEN`); ``got`` itself when CP-SAT
     finds nothing cheaper. While ``lp_running()`` (a pool LP on the other core), each merge runs
-    one CP-SAT worker (:data:`MERGE_SOLO_PARAMS`), so the LP keeps its core.
+    one CP-SAT worker (LNS interleaved in it), so the LP keeps its core.
 
     On the 100k seed-1 book, pool by pool alone: HiGHS for 4 s then CP-SAT for 6 s leaves the
     five lumpy pools 13.1, 2.8, 8.1, 1.8 and 19.8 % over their LP; HiGHS alone for 10 s left
@@ -404,11 +402,9 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
             break
         cols = merge_columns(p, pairs, a, x, MERGE_WIDEN[level], reduced)
         t = min(left, max(MERGE_SLICE, MERGE_SLICE_SHARE * left))
-        solo = lp_running()
         better = cpsat_pool(p, pool, cols, a, t, seed=seed + rounds,
-                            threads=1 if solo else MERGE_WORKERS,
-                            cpsat_params=MERGE_SOLO_PARAMS if solo else MERGE_CPSAT_PARAMS,
-                            cancel=cancel)
+                            threads=1 if lp_running() else MERGE_WORKERS,
+                            cpsat_params=MERGE_CPSAT_PARAMS, cancel=cancel)
         rounds += 1
         if better is not None and _cheaper(p, a, *better):
             a[better[0]] = better[1]
