@@ -9,7 +9,7 @@ from terraplan.domain import AccountBook, RepRoster, Scenario, ScenarioSpec
 from terraplan.evaluate import evaluate
 from terraplan.evaluate import objective as eval_objective
 from terraplan.io.generator import generate_book
-from terraplan.problem import ProblemData, compile, decode
+from terraplan.problem import ProblemData, compile, decode, hard_violations
 from terraplan.solvers import SolveOptions, Status, backends, choose_backend, solve
 from terraplan.solvers.base import CancelToken, MaxIterations, Progress
 from terraplan.solvers.heuristic import AUTO_MIN_PAIRS, HeuristicBackend
@@ -416,3 +416,43 @@ def test_merge_phase_rate_is_what_a_step_won_per_second_at_least_half_the_estima
     assert _merge_rate(rate, 2, 0.3, 3.0) == pytest.approx(1.5)
     # the first pool tried, winning nothing, has nothing to halve
     assert _merge_rate([math.inf, math.inf], 0, 0.0, 1.0) == 0.0
+
+
+def test_swap_round_draws_partners_only_from_pairs_cheap_enough_to_improve() -> None:
+    """The swap round's partner buckets keep only moving pairs whose Δcost is below the bound
+    of the rep they leave (:meth:`Search._partner_bound`): the same swaps and chains are
+    applied as over every moving pair, from fewer pairs."""
+    from terraplan.solvers.heuristic.search import Search
+    from terraplan.solvers.heuristic.state import SearchState
+
+    g = generate_book(3000, 30, seed=4)
+    spec = ScenarioSpec.from_dict({"rules": {"balance": [
+        {"metric": "potential", "tolerance": 0.1}, {"metric": "workload", "tolerance": 0.1}]}})
+    p = compile(Scenario(spec=spec, accounts=g.accounts, reps=g.reps))
+    # a plan within every rule but short of a local optimum: four deterministic rounds
+    res = solve(p, backend="heuristic", seed=1, options=SolveOptions(time_limit=5, extra={
+        "rounding": False, "deterministic": True, "max_rounds": 4}))
+    assert res.assignment is not None
+    a = p.item_assignment(res.assignment).astype(np.int64)
+    probe = Search(SearchState(p, a.copy()), np.random.default_rng(0), lambda: False)
+    probe.move_round(False)
+    _, blocked = probe.move_round(False)
+    assert blocked
+    bound = probe._partner_bound(blocked, False)
+    assert bound is not None and np.isneginf(bound).any() and np.isfinite(bound).any()
+    assert probe._partner_bound(blocked, True) is None  # repairing: every moving pair
+    kept, _ = probe._reverse_buckets(bound)
+    every, _ = probe._reverse_buckets()
+    assert 0 < len(kept) < len(every)
+    plans = []
+    for pruned in (True, False):
+        st = SearchState(p, probe.s.a.copy())
+        search = Search(st, np.random.default_rng(0), lambda: False)
+        if not pruned:
+            search._partner_bound = lambda blocked, repair: None  # type: ignore[method-assign]
+        applied = search.swap_round(blocked, False)
+        plans.append((applied, st.a.copy(), st.cost))
+    assert plans[0][0] > 0
+    assert plans[0][0] == plans[1][0] and np.array_equal(plans[0][1], plans[1][1])
+    assert plans[0][2] == pytest.approx(plans[1][2], rel=1e-12)
+    assert hard_violations(p, plans[0][1]) == []
