@@ -484,10 +484,14 @@ def _column_generation(problem: ProblemData, pairs: I64, items: I64, reps: I64,
     At = lp.A.T.tocsr()  # columns × rows: reduced costs are one product
     # start: each item's start_k cheapest pairs by cost and by an estimate of the reduced cost
     # at first band prices (the grouped pool LP's, else a sampled pool's): far fewer rounds
-    agg = _aggregated_prices(problem, pairs, reps, lp, it, k_loc, elastic, deadline, cancel)
+    # (the columns by item and cost: sorted once for the grouping and the start columns)
+    by_cost = _by_item(cost_x, it, k_loc)
+    agg = _aggregated_prices(problem, pairs, reps, lp, it, k_loc, elastic, deadline, cancel,
+                             by_cost)
     y0 = agg[0] if agg is not None else _sampled_prices(problem, pairs, items, reps, lp, it,
-                                                        elastic, deadline, cancel)
-    in_model = _cheapest_k(cost_x, it, k_loc, start_k)
+                                                        elastic, deadline, cancel,
+                                                        by_item=by_cost)
+    in_model = _cheapest_k(cost_x, it, k_loc, start_k, by_cost)
     if y0 is not None:
         in_model |= _cheapest_k(cost_x - At[:n_x] @ y0, it, k_loc, start_k)
     if agg is not None:
@@ -694,9 +698,11 @@ def _by_item(values: F64, it: I64, k_loc: int) -> tuple[I64, I64]:
     return order, np.searchsorted(it[order], np.arange(k_loc))  # two-key lexsort)
 
 
-def _cheapest_k(values: F64, it: I64, k_loc: int, k: int) -> npt.NDArray[np.bool_]:
-    """Mask of each item's ``k`` smallest ``values`` (``it``: local item of each column)."""
-    order, first = _by_item(values, it, k_loc)
+def _cheapest_k(values: F64, it: I64, k_loc: int, k: int,
+                by_item: tuple[I64, I64] | None = None) -> npt.NDArray[np.bool_]:
+    """Mask of each item's ``k`` smallest ``values`` (``it``: local item of each column);
+    ``by_item``: :func:`_by_item` of these values when already known."""
+    order, first = _by_item(values, it, k_loc) if by_item is None else by_item
     rank = np.empty(len(values), dtype=np.int64)
     rank[order] = np.arange(len(values)) - first[it[order]]
     return rank < k
@@ -704,12 +710,13 @@ def _cheapest_k(values: F64, it: I64, k_loc: int, k: int) -> npt.NDArray[np.bool
 
 def _sampled_prices(problem: ProblemData, pairs: I64, items: I64, reps: I64, lp: LpArrays,
                     it: I64, elastic: float, deadline: float, cancel: CancelToken | None,
-                    fraction: float = 0.1, seed: int = 0, cheapest: int = 12
-                    ) -> F64 | None:
+                    fraction: float = 0.1, seed: int = 0, cheapest: int = 12,
+                    by_item: tuple[I64, I64] | None = None) -> F64 | None:
     """Row duals (band and capacity rows only, zeros elsewhere) of the LP over a seeded
     ``fraction`` of the pool's items with its band and capacity limits scaled by the same
     fraction: an estimate of the full pool's balance prices, used to pick starting columns.
-    ``None`` when the sample LP does not solve."""
+    ``None`` when the sample LP does not solve. ``by_item``: :func:`_by_item` of the pool's
+    costs when already known."""
     import highspy
 
     from terraplan.solvers._exact import CancelWatcher
@@ -720,7 +727,7 @@ def _sampled_prices(problem: ProblemData, pairs: I64, items: I64, reps: I64, lp:
     share = float(pick.mean())
     # each sampled item's ``cheapest`` pairs only: a tenth of the pool's LP is still a big LP
     # at 100k accounts, and the elastic rows keep the restricted sample feasible
-    near = _cheapest_k(lp.cost[:lp.n_x], it, len(items), cheapest)
+    near = _cheapest_k(lp.cost[:lp.n_x], it, len(items), cheapest, by_item)
     sub = _lp_arrays(problem, pairs[pick[it] & near], items[pick], reps, with_budgets=False)
     f, e0 = sub.first_block_row, sub.first_block_row + len(sub.elastic_rows)
     lo, hi = sub.row_lo.copy(), sub.row_hi.copy()
@@ -741,7 +748,8 @@ def _sampled_prices(problem: ProblemData, pairs: I64, items: I64, reps: I64, lp:
 
 def _aggregated_prices(problem: ProblemData, pairs: I64, reps: I64, lp: LpArrays, it: I64,
                        k_loc: int, elastic: float, deadline: float,
-                       cancel: CancelToken | None) -> tuple[F64, F64] | None:
+                       cancel: CancelToken | None,
+                       by_item: tuple[I64, I64] | None = None) -> tuple[F64, F64] | None:
     """Row duals (band and capacity rows, zeros on the item rows) of the pool LP ``lp`` with
     its items grouped — items with the same candidate reps and the same :data:`AGG_NEAREST`
     cheapest ones form one group, which is split among reps as a whole (one column per group
@@ -765,7 +773,8 @@ def _aggregated_prices(problem: ProblemData, pairs: I64, reps: I64, lp: LpArrays
 
     ``None`` when ``lp`` has soft deviation columns or rows beyond its bands (budgets), when
     even one nearest rep leaves more than one group per :data:`AGG_MIN_ITEMS` items, or when
-    the grouped LP does not solve in time."""
+    the grouped LP does not solve in time. ``by_item``: :func:`_by_item` of the pool's costs
+    when already known."""
     import highspy
 
     from terraplan.solvers._exact import CancelWatcher
@@ -779,7 +788,7 @@ def _aggregated_prices(problem: ProblemData, pairs: I64, reps: I64, lp: LpArrays
     m = len(reps)
     rl = np.searchsorted(reps, problem.indices[pairs]).astype(np.int64)
     cost = lp.cost[:n_x]
-    order, first = _by_item(cost, it, k_loc)
+    order, first = _by_item(cost, it, k_loc) if by_item is None else by_item
     last = np.r_[first[1:], n_x] - 1
     # the candidate set of each item, as a sum of random weights of its reps (the same set
     # gives the same sum: each item's pairs come in rep order)
