@@ -456,3 +456,23 @@ def test_swap_round_draws_partners_only_from_pairs_cheap_enough_to_improve() -> 
     assert plans[0][0] == plans[1][0] and np.array_equal(plans[0][1], plans[1][1])
     assert plans[0][2] == pytest.approx(plans[1][2], rel=1e-12)
     assert hard_violations(p, plans[0][1]) == []
+
+
+def test_search_does_not_start_a_round_the_time_left_cannot_hold() -> None:
+    # before its first round the search knows only the estimate it was given: a round
+    # estimated at 10 s is not started with 1 s left; with no estimate it is
+    from terraplan.solvers.heuristic.search import Search
+    from terraplan.solvers.heuristic.state import SearchState
+
+    g = generate_book(400, 8, seed=3)
+    spec = ScenarioSpec.from_dict({"rules": {"balance": [
+        {"metric": "potential", "tolerance": 0.15}, {"metric": "workload", "tolerance": 0.15}]}})
+    p = compile(Scenario(spec=spec, accounts=g.accounts, reps=g.reps))
+    start = p.indices[p.indptr[:-1]].astype(np.int64)  # each item's first candidate
+    for estimate, runs in ((10.0, False), (0.0, True)):
+        state = SearchState(p, start.copy())
+        search = Search(state, np.random.default_rng(0), lambda: False, time_left=lambda: 1.0,
+                        first_round=estimate)
+        search.run(max_rounds=3)
+        assert (search.evaluations > 0) == runs
+        assert np.array_equal(state.a, start) != runs

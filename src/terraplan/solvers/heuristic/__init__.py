@@ -456,10 +456,9 @@ def solve_heuristic(
                 return True
         return False
 
-    search = Search(state, rng, should_stop, swap_partners=int(extra.get("swap_partners", 8)),
-                    time_left=lambda: deadline - time.perf_counter())
     round_estimate = FIRST_ROUND_BUILDS * t_build
-    search.last_round = round_estimate
+    search = Search(state, rng, should_stop, swap_partners=int(extra.get("swap_partners", 8)),
+                    time_left=lambda: deadline - time.perf_counter(), first_round=round_estimate)
     max_rounds = int(extra.get("max_rounds", 1000))
     # the MIP polish stops on wall-clock limits, so it is off in deterministic mode
     mip_max = 0 if deterministic else int(extra.get("mip_max_pairs", MIP_MAX_PAIRS))

@@ -53,13 +53,16 @@ class Search:
 
     def __init__(self, state: SearchState, rng: np.random.Generator,
                  should_stop: Callable[[], bool], swap_partners: int = 8,
-                 time_left: Callable[[], float] | None = None) -> None:
+                 time_left: Callable[[], float] | None = None,
+                 first_round: float = 0.0) -> None:
         self.s = state
         self.p = state.p
         self.rng = rng
         self.should_stop = should_stop
         self.time_left = time_left
-        self.last_round = 0.0  # seconds the last round took
+        # seconds the last round took (before any: ``first_round``, an estimate), so that a
+        # round the time left cannot hold is not started
+        self.last_round = first_round
         self.L = swap_partners
         self.evaluations = 0
         self.applied = 0
