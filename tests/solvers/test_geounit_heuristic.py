@@ -105,6 +105,7 @@ def test_tree_and_annealing_alone_find_a_plan_within_half_a_percent(name: str) -
     assert pr.cut_edges(plan) >= inst.optimal_cut_edges  # never below the published optimum
 
 
+@pytest.mark.slow  # ~30 s on a slow 2-core machine: a districting solve to its target
 def test_solve_districting_meets_the_target_on_louisiana() -> None:
     root = shared_or_skip()
     inst = instances_module().districting_instances(root, ["LA_county"])[0]

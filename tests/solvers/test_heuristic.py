@@ -372,6 +372,7 @@ def test_narrowed_pool_lps_round_to_a_plan_the_evaluator_accepts(monkeypatch) ->
     assert res.objective <= 1.05 * real.value
 
 
+@pytest.mark.slow  # ~40 s on a slow 2-core machine: two 20 s solves
 def test_large_book_pipeline_rounds_each_pool_and_the_evaluator_accepts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # books above MIP_FIRST_PAIRS pairs run pool LPs and rounding as one pipeline; the
     # threshold is lowered so a small book takes that route (narrowed CG pools included)

@@ -115,6 +115,7 @@ def test_lumpy_pools_are_rounded_with_every_item_free(monkeypatch: pytest.Monkey
     assert hard_violations(p, a0) != []
 
 
+@pytest.mark.slow  # ~50 s on a slow 2-core machine: a 10k rounding, then a search to its end
 def test_search_pool_repairs_a_smooth_pool_no_mip_rounded() -> None:
     # the largest pool of a 10k book, its plan broken (a tenth of one rep's items handed to
     # another, and a few items off their candidates): the local search on that pool alone
@@ -173,6 +174,7 @@ def test_lumpy_ladder_widens_when_a_rung_finds_no_plan(monkeypatch: pytest.Monke
     assert c.bound.value <= objective(p, a) <= 1.02 * c.bound.value
 
 
+@pytest.mark.slow  # ~45 s each on a slow 2-core machine: CP-SAT merges against the clock
 @pytest.mark.parametrize("lp_running", [False, True], ids=["two-workers", "solo-beside-an-lp"])
 def test_lumpy_merges_improve_a_poor_plan_and_keep_every_rule(lp_running: bool) -> None:
     # CP-SAT merge after merge from a plan far above the LP (the smallest lumpy pool's items
