@@ -323,10 +323,11 @@ class Search:
             if rnd % 20 == 19:
                 s.resync()
             self.last_round = time.perf_counter() - t_round
-            log.debug("search round %d: %d moves in %.2f s, %d swaps/chains of %d blocked in "
-                      "%.2f s%s", rnd, moved, t_swap - t_round, swapped, len(blocked),
-                      time.perf_counter() - t_swap,
-                      "" if self.time_left is None else f", {self.time_left():.2f} s left")
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("search round %d: %d moves in %.2f s, %d swaps/chains of %d blocked "
+                          "in %.2f s%s", rnd, moved, t_swap - t_round, swapped, len(blocked),
+                          time.perf_counter() - t_swap,
+                          "" if self.time_left is None else f", {self.time_left():.2f} s left")
             if on_round is not None and on_round():
                 return
             if moved + swapped == 0:
