@@ -70,9 +70,12 @@ class Search:
         self.max_blocked = 3000
 
     # -- candidate generation (vectorised) -----------------------------------------------------
-    def _pair_delta(self) -> npt.NDArray[np.float64]:
+    def _pair_delta(self, idx: I64 | None = None) -> npt.NDArray[np.float64]:
+        """Δcost of moving each pair's item onto that pair (of every pair, or of ``idx``)."""
         p = self.p
-        return p.pair_cost - p.pair_cost[self.s.pair[p.pair_item]]
+        if idx is None:
+            return p.pair_cost - p.pair_cost[self.s.pair[p.pair_item]]
+        return p.pair_cost[idx] - p.pair_cost[self.s.pair[p.pair_item[idx]]]
 
     def _off_pairs(self) -> npt.NDArray[np.bool_]:
         """Pairs that would move their item (rep differs from the item's current rep)."""
@@ -207,9 +210,9 @@ class Search:
         partner may trade cost for violation or soft deviation."""
         if repair or self.s.has_soft or not blocked:
             return None
-        p, s = self.p, self.s
+        p = self.p
         b = np.asarray(blocked, dtype=np.int64)
-        dc = p.pair_cost[b] - p.pair_cost[s.pair[p.pair_item[b]]]
+        dc = self._pair_delta(b)
         out = np.full(p.n_reps, -np.inf)
         np.maximum.at(out, p.indices[b].astype(np.int64), -dc)
         return out
