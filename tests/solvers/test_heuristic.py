@@ -352,6 +352,54 @@ def test_merge_phase_goes_on_by_cluster_mips_once_the_merges_find_nothing(monkey
     assert np.isin(state.a[moved], every).all() and np.isin(start[moved], every).all()
 
 
+def test_merge_phase_turns_to_clusters_next_when_a_merge_finds_nothing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # with an LP and lns: a pool whose merge over its plan's and the LP's columns finds
+    # nothing gets no wider merge; its next step is its first turn of cluster MIPs, before any
+    # other pool's step, and a turn runs cluster after cluster until it has used its time
+    import time
+
+    import terraplan.solvers.heuristic as heuristic
+    from terraplan.solvers.heuristic.polish import merge_columns, pool_pairs
+    from terraplan.solvers.heuristic.state import SearchState
+
+    p, x, rc = _merge_case()
+    start = _blind_plan(p, 5)
+    steps: list[tuple[str, int, float]] = []
+
+    def fails(state, pool, cols, t, **kwargs):  # type: ignore[no-untyped-def]
+        pp = next(g for g in pool_pairs(p) if p.item_pool[p.pair_item[g[0]]] == pool)
+        assert np.array_equal(cols, merge_columns(p, pp, state.a, x, 0))  # never widened
+        steps.append(("merge", pool, time.perf_counter()))
+        return False
+
+    def cluster(state, reps, time_limit, **kwargs):  # type: ignore[no-untyped-def]
+        pools = set(p.rep_pool[np.asarray(reps)].tolist())
+        assert len(pools) == 1
+        steps.append(("cluster", pools.pop(), time.perf_counter()))
+        time.sleep(min(time_limit, 0.05))
+        return False
+
+    monkeypatch.setattr(heuristic, "solve_cpsat_merge", fails)
+    monkeypatch.setattr(heuristic, "solve_cluster_mip", cluster)
+    monkeypatch.setattr(heuristic, "MERGE_MIN_GAP", 0.0)
+    monkeypatch.setattr(heuristic, "LNS_SECONDS", 0.05)
+    deadline = time.perf_counter() + 60
+    n = heuristic._merge_pools(SearchState(p, start), x, deadline, 0, 1,
+                               lambda: time.perf_counter() > deadline, None, reduced=rc)
+    assert n == 0
+    merged = [q for kind, q, _ in steps if kind == "merge"]
+    assert merged and len(set(merged)) == len(merged)  # one merge per pool, no wider one
+    for j, (kind, q, _) in enumerate(steps):
+        if kind == "merge":
+            assert steps[j + 1][:2] == ("cluster", q)
+    # a turn is MERGE_MIN_SECONDS long at least: several 0.05 s clusters in a row
+    first = steps.index(("cluster", merged[0], steps[1][2]))
+    run = 0
+    while first + run < len(steps) and steps[first + run][:2] == ("cluster", merged[0]):
+        run += 1
+    assert run >= 5
+
+
 def test_narrowed_pool_lps_round_to_a_plan_the_evaluator_accepts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # large books round pool LPs solved with narrowed bands (lp_narrow_items); here every pool
     # goes through column generation (where the narrowing lives) on a small book

@@ -201,7 +201,18 @@ LNS_CLUSTER_REPS = 10
 #: ... and so does a pool whose merge won less than LNS_STALL of its cost above the LP (in
 #: that test, from 6 % over, merges of 3 s won 0.03-0.1 points each, clusters of 2 s up to 1)
 LNS_STALL = 0.05
-LNS_SECONDS = 2.0
+#: A pool goes on by clusters at once, not by a wider merge, when a merge over its plan's and
+#: the LP's columns finds nothing cheaper, and a pool's first turn of clusters comes next (as
+#: an untried pool's would): pool 6 of the 100k seed-3 book (rounded, 14.7 % over its LP, a
+#: merge of it finds nothing), alone for 6 s: widened merges 11.5 %, clusters of 10 reps 6.9 %
+#: (2 s each) and 6.8 % (1 s each: one rep's cluster won 0.61 M in 1 s, as much as in 2 s).
+#: Clusters come in turns as long as a merge's (several of LNS_SECONDS), ranked by what a turn
+#: wins per second: one cluster of a rep that happens to win little (0.05 M of pool 6's first)
+#: had sent the pool behind every merge. The merge phase alone from one rounded seed-3 plan
+#: (15 s, then 1.8 s of search, four runs each, ``/tmp`` script, AMD EPYC): 2.12-2.14 % over
+#: the full LP against 2.16-2.44 % (pool 6 0.77 M above its LP against 1.22-1.34 M); whole
+#: 60 s solves 2.15, 2.17 % against 2.18, 2.22 % (seeds 1 / 2: 1.18 / 1.70 %).
+LNS_SECONDS = 1.0
 LNS_GAP = 1e-4
 
 #: State builds' worth of time kept at the end of a solve for its finish (see solve_heuristic)
@@ -640,14 +651,15 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
     proportion to its pool's share of the excess (a broken pool: an equal share), at least
     :data:`MERGE_MIN_SECONDS` and at most :data:`MERGE_MAX_SECONDS`; pools within
     :data:`MERGE_MIN_GAP` of their LP are left. A pool whose merge improves is tried again (its
-    plan, the hint, has changed); one whose merge does not is widened by each item's cheapest
-    pairs by the LP's ``reduced`` costs (:data:`.rounding.MERGE_WIDEN`, when
-    given: at 100k a lumpy pool's merge over its plan's and the LP's pairs was proven optimal
-    at 13 % over its LP) and, once its widest merge finds nothing or a merge wins less than
-    :data:`LNS_STALL` of its excess, goes on by cluster MIPs (with ``lns`` and an LP): each
-    rep above its LP share (:func:`_reps_above_lp`) with its closest trading partners
-    (:data:`LNS_CLUSTER_REPS`), until every such rep has been tried since the pool's last
-    better plan; without ``lns``, the pool is dropped then. Pools
+    plan, the hint, has changed). One whose merge does not, or whose merge wins less than
+    :data:`LNS_STALL` of its excess, goes on by cluster MIPs (with ``lns`` and an LP; at 100k
+    a lumpy pool's merge over its plan's and the LP's pairs was proven optimal at 13 % over
+    its LP): turns of clusters (:data:`LNS_SECONDS`), each rep above its LP share
+    (:func:`_reps_above_lp`) with its closest trading partners (:data:`LNS_CLUSTER_REPS`),
+    until every such rep has been tried since the pool's last better plan, the first turn
+    next. Without ``lns`` a pool whose merge finds nothing is widened by each item's cheapest
+    pairs by the LP's ``reduced`` costs (:data:`.rounding.MERGE_WIDEN`, when given) and
+    dropped once its widest merge finds nothing. Pools
     up to ``min_pairs`` pairs (those the pool MIP polish re-solves whole) and above
     :data:`MERGE_MAX_COLS` columns are skipped. Returns the merges and clusters applied."""
     p = state.p
@@ -703,11 +715,21 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
             if not queue[i]:
                 live.remove(i)
                 continue
-            r = queue[i].pop(0)
-            ok = solve_cluster_mip(state, neighbour_reps(state, r, LNS_CLUSTER_REPS),
-                                   min(LNS_SECONDS, left), seed=seed, cancel=cancel,
-                                   gap=LNS_GAP)
-            what = f"cluster of rep {r}"
+            # a turn of clusters as long as a merge's (LNS_SECONDS each, at least one): one
+            # rep's cluster wins by luck or not at all, a turn's several say what the pool
+            # still wins per second (its rate)
+            turn_end = time.perf_counter() + min(max(t, LNS_SECONDS), left)
+            ok, tried = False, []
+            while queue[i] and not should_stop():
+                r = queue[i].pop(0)
+                tried.append(r)
+                ok |= solve_cluster_mip(state, neighbour_reps(state, r, LNS_CLUSTER_REPS),
+                                        min(LNS_SECONDS, max(turn_end - time.perf_counter(),
+                                                             0.5 * LNS_SECONDS)),
+                                        seed=seed, cancel=cancel, gap=LNS_GAP)
+                if turn_end - time.perf_counter() < 0.5 * LNS_SECONDS:
+                    break
+            what = f"clusters of reps {tried}"
         else:
             cols = merge_columns(p, pools[i], state.a, x, per_item + widen[level[i]], reduced)
             if len(cols) > MERGE_MAX_COLS:
@@ -728,7 +750,14 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
             # a new plan: its own neighbourhood first, or clusters once the merges stall
             stalled = lns and x is not None and c0 - c1 < LNS_STALL * (c0 - lp[i])
             level[i] = len(widen) if stalled else 0
-        elif level[i] + 1 < len(widen) or (x is not None and lns):
+            if stalled:
+                rate[i] = math.inf  # a new kind of step: its first turn comes next
+        elif lns and x is not None:
+            # nothing cheaper in its plan's neighbourhood: clusters next, not a wider merge
+            # (LNS_SECONDS)
+            level[i] = len(widen)
+            rate[i] = math.inf
+        elif level[i] + 1 < len(widen):
             level[i] += 1
         else:
             live.remove(i)
