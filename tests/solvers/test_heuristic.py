@@ -398,6 +398,15 @@ def test_merge_phase_turns_to_clusters_next_when_a_merge_finds_nothing(monkeypat
     while first + run < len(steps) and steps[first + run][:2] == ("cluster", merged[0]):
         run += 1
     assert run >= 5
+    # a pool whose merges stalled in the rounding starts by clusters: no merge of it at all
+    steps.clear()
+    deadline = time.perf_counter() + 60
+    heuristic._merge_pools(SearchState(p, start), x, deadline, 0, 1,
+                           lambda: time.perf_counter() > deadline, None, reduced=rc,
+                           stalled={merged[0]})
+    assert ("cluster", merged[0]) in [s[:2] for s in steps]
+    assert ("merge", merged[0]) not in [s[:2] for s in steps]
+    assert {q for kind, q, _ in steps if kind == "merge"} == set(merged[1:])
 
 
 def test_narrowed_pool_lps_round_to_a_plan_the_evaluator_accepts(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -202,8 +202,8 @@ def test_lumpy_merges_improve_a_poor_plan_and_keep_every_rule(lp_running: bool) 
     before = good.copy()
     before[got[0]] = got[1]
     assert hard_violations(p, before) == []
-    out_items, out_reps = _merge(p, pairs, x, rc, before, got, time.perf_counter() + 10,
-                                 seed=0, cancel=None, lp_running=lambda: lp_running)
+    out_items, out_reps, _ = _merge(p, pairs, x, rc, before, got, time.perf_counter() + 10,
+                                    seed=0, cancel=None, lp_running=lambda: lp_running)
     after = before.copy()
     after[out_items] = out_reps
     assert hard_violations(p, after) == []
@@ -214,6 +214,56 @@ def test_lumpy_merges_improve_a_poor_plan_and_keep_every_rule(lp_running: bool) 
     assert cost(after) < cost(before)
     lp_pool = float(p.pair_cost[pairs] @ x[pairs])
     assert cost(after) >= lp_pool * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("stall_share, stalled", [(None, True), (0.0, False), (0.99, False),
+                                                  (1.01, True)])
+def test_lumpy_merges_report_a_stall(monkeypatch: pytest.MonkeyPatch,
+                                     stall_share: float | None, stalled: bool) -> None:
+    # CP-SAT scripted: its first merge gives the rounded plan of the pool (cheaper than the
+    # poor start), then nothing. Stalled: the last merge found nothing (None: the merges run
+    # on and end that way, whatever ``stall``), or the clock stopped them after a merge that
+    # won less than ``stall`` of the pool's cost above its LP (here ``stall_share`` times what
+    # that merge won)
+    import time
+
+    import terraplan.solvers.heuristic.rounding as rounding
+    from terraplan.solvers.heuristic.polish import pool_pairs
+
+    p, c = _book_and_lp()
+    x, rc = c.bound.x, c.bound.reduced
+    assert x is not None and rc is not None
+    good, _ = rounding.round_lp(p, x, rc, c.item_rep, time.perf_counter() + 60, seed=0,
+                                gap=1e-3)
+    pairs = min(pool_pairs(p), key=len)
+    items = np.unique(p.pair_item[pairs]).astype(np.int64)
+    poor = good.copy()
+    poor[items] = p.indices[p.indptr[items + 1] - 1]  # each item's last candidate
+
+    def cost(a: np.ndarray) -> float:
+        return float(p.pair_cost[p.pair_lookup(items, a[items])].sum())
+
+    lp_pool = float(p.pair_cost[pairs] @ x[pairs])
+    won = cost(poor) - cost(good)
+    assert won > 0
+    calls = []
+
+    def scripted(p_, pool, cols, a, t, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(pool)
+        if len(calls) > 1:
+            return None
+        if stall_share is not None:
+            time.sleep(0.3)  # the clock then stops the merges
+        return items, good[items]
+
+    monkeypatch.setattr(rounding, "cpsat_pool", scripted)
+    stall = 0.0 if stall_share is None else stall_share * won / (cost(poor) - lp_pool)
+    end = time.perf_counter() + (60 if stall_share is None else 0.7)
+    out_items, out_reps, got = rounding._merge(p, pairs, x, rc, poor, (items, poor[items]), end,
+                                               seed=0, cancel=None, stall=stall)
+    assert got is stalled
+    assert np.array_equal(out_reps, good[out_items])
+    assert len(calls) == (1 + len(rounding.MERGE_WIDEN) if stall_share is None else 1)
 
 
 def test_pipeline_gives_the_pool_lps_bound_and_rounds_every_pool() -> None:

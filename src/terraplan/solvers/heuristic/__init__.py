@@ -85,7 +85,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 import numpy.typing as npt
@@ -379,6 +379,7 @@ def solve_heuristic(
     bound_value: float | None = None
     bound_method = "none"
     deterministic = bool(extra.get("deterministic", False))
+    lns = bool(extra.get("lns", True))
     c = None
     rounding = None
     narrow = float(extra.get("lp_narrow_items",
@@ -394,7 +395,8 @@ def solve_heuristic(
         b, start, rounding = lp_and_round(
             problem, lp_time=cons_time, deadline=round_end, seed=seed,
             gap=float(extra.get("rounding_gap", 0.005)), cancel=cancel,
-            workers=options.threads, narrow_items=narrow, lumpy_weight=PIPELINE_LUMPY_WEIGHT)
+            workers=options.threads, narrow_items=narrow, lumpy_weight=PIPELINE_LUMPY_WEIGHT,
+            stall=LNS_STALL if lns else 0.0)
         if b.infeasible:
             return result(Status.INFEASIBLE, f"the {b.method} relaxation is infeasible: "
                           "no assignment meets every hard balance band and capacity")
@@ -490,7 +492,6 @@ def solve_heuristic(
     lp_x = c.bound.x if c is not None else None
     lp_reduced = c.bound.reduced if c is not None else None
     first_share = float(extra.get("merge_first", MERGE_FIRST_SHARE))
-    lns = bool(extra.get("lns", True))
     # (a rounded start implies no warm start and no continuity budget)
     if rounding is not None and mip_max > 0 and first_share > 0:
         if state.violation > V_EPS and not should_stop():
@@ -507,7 +508,7 @@ def solve_heuristic(
             end = min(time.perf_counter() + first_share * max(deadline - time.perf_counter(), 0.0),
                       deadline - round_estimate)
             merged = _merge_pools(state, lp_x, end, seed, options.threads, should_stop, cancel,
-                                  reduced=lp_reduced, lns=lns)
+                                  reduced=lp_reduced, lns=lns, stalled=rounding.stalled)
             if merged:
                 state.resync()
             _log_outside(problem, state, f"after {merged} first merge(s)")
@@ -636,7 +637,8 @@ def _repair_clusters(state: SearchState, deadline: float, seed: int,
 def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline: float,
                  seed: int, threads: int, should_stop: Callable[[], bool],
                  cancel: CancelToken | None, min_pairs: int = 0,
-                 reduced: npt.NDArray[np.float64] | None = None, lns: bool = True) -> int:
+                 reduced: npt.NDArray[np.float64] | None = None, lns: bool = True,
+                 stalled: Collection[int] = ()) -> int:
     """CP-SAT merges (:func:`.polish.solve_cpsat_merge`) of the pools furthest above their LP: each
     pool re-solved over its items' current pairs and the pairs the LP uses
     (:func:`.polish.merge_columns`; without an LP, each item's :data:`MERGE_PER_ITEM` cheapest
@@ -677,7 +679,11 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
           ).sum()) for pp in pools]))
     per_item = 0 if x is not None else MERGE_PER_ITEM
     widen = MERGE_WIDEN if x is not None and reduced is not None else (0,)
-    level = [0] * len(pools)
+    # pools whose merges stalled in the rounding (.rounding.RoundingStats.stalled) start by
+    # clusters: the first merge of pool 6 of the 100k seed-3 book, after a rounding whose
+    # last merge had found nothing, found nothing in 3 s either
+    level = [len(widen) if lns and x is not None and ids[i] in stalled else 0
+             for i in range(len(pools))]
     live = list(range(len(pools)))
     # a pool whose widest merge found nothing: cluster MIPs, reps furthest above the LP first
     queue: dict[int, list[int]] = {}
@@ -748,9 +754,9 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
                 live.remove(i)  # every rep above its LP tried since the last success
         elif ok:
             # a new plan: its own neighbourhood first, or clusters once the merges stall
-            stalled = lns and x is not None and c0 - c1 < LNS_STALL * (c0 - lp[i])
-            level[i] = len(widen) if stalled else 0
-            if stalled:
+            stall = lns and x is not None and c0 - c1 < LNS_STALL * (c0 - lp[i])
+            level[i] = len(widen) if stall else 0
+            if stall:
                 rate[i] = math.inf  # a new kind of step: its first turn comes next
         elif lns and x is not None:
             # nothing cheaper in its plan's neighbourhood: clusters next, not a wider merge

@@ -143,19 +143,22 @@ class RoundingStats:
     seconds: float
     loose: int = 0  # lumpy pools rounded by the unrestricted last attempt
     searched: int = 0  # smooth pools no MIP rounded, repaired in part by the local search
+    #: lumpy pools whose last merge (:func:`_merge`) found nothing cheaper or won less than
+    #: ``stall`` of the pool's cost above its LP: the merge phase starts them by clusters
+    stalled: frozenset[int] = frozenset()
 
 
 def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: float, *,
              seed: int = 0, gap: float = 0.005, free_share: float = 0.1, per_item: int = 3,
-             cancel: CancelToken | None = None, workers: int = 1, lumpy_weight: float = 1.0
-             ) -> tuple[I64, RoundingStats]:
+             cancel: CancelToken | None = None, workers: int = 1, lumpy_weight: float = 1.0,
+             stall: float = 0.0) -> tuple[I64, RoundingStats]:
     """Round the LP solution ``x`` (per pair) pool by pool; returns the rep of every item.
 
     ``start`` is the argmax assignment (kept wherever a pool's MIP finds nothing); pools are
     taken smallest first, each with a share of the time left (``workers`` pools at once in
     threads: HiGHS releases the GIL, and pools touch disjoint items) — equal shares, a lumpy
     pool's weighed ``lumpy_weight`` times a smooth one's; pools that found no plan get a
-    second pass with the time that is left.
+    second pass with the time that is left. ``stall``: see :attr:`RoundingStats.stalled`.
     """
     groups = pool_pairs(problem)
     # smallest first: a small pool's MIP either closes fast or needs a second pass, and the
@@ -163,21 +166,22 @@ def round_lp(problem: ProblemData, x: F64, reduced: F64, start: I64, deadline: f
     groups.sort(key=len)
     r = _Rounder(problem, x, reduced, start, deadline, groups, seed=seed, gap=gap,
                  free_share=free_share, per_item=per_item, cancel=cancel, workers=workers,
-                 lumpy_weight=lumpy_weight)
+                 lumpy_weight=lumpy_weight, stall=stall)
     r.run(groups)
     return r.finish()
 
 
 def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed: int = 0,
                  gap: float = 0.005, cancel: CancelToken | None = None, workers: int = 1,
-                 narrow_items: float = 0.0, lumpy_weight: float = 1.0
+                 narrow_items: float = 0.0, lumpy_weight: float = 1.0, stall: float = 0.0
                  ) -> tuple[Bound, I64, RoundingStats]:
     """The pool LPs (:func:`terraplan.solvers.bounds.lp_bound`, pool by pool, each within
     ``lp_time`` seconds from now) and their rounding (:func:`round_lp`, until ``deadline``) in
     one pipeline of ``workers`` threads: a pool's rounding is queued as soon as its own LP is
     solved, behind the LPs still waiting, so a worker that has no LP left rounds the pools
     whose LPs are done instead of waiting for the slowest one. A lumpy pool's share of the
-    rounding's time is weighed ``lumpy_weight`` times a smooth one's (as in :func:`round_lp`).
+    rounding's time is weighed ``lumpy_weight`` times a smooth one's, and ``stall`` says which
+    lumpy pools' merges stalled (as in :func:`round_lp`).
 
     At 100k × 500 one 1.4M-pair pool's column generation took 20 s of the LP phase's 27 s on
     the machine this was built on (13.5-40 s on others: docs/benchmarks.md), the last 16 s
@@ -199,7 +203,7 @@ def lp_and_round(problem: ProblemData, *, lp_time: float, deadline: float, seed:
     reduced = np.full(p.n_pairs, np.nan)
     start = cheapest(p)  # a pool whose LP is not solved keeps it
     r = _Rounder(p, x, reduced, start, deadline, groups, seed=seed, gap=gap, cancel=cancel,
-                 workers=workers, lumpy_weight=lumpy_weight)
+                 workers=workers, lumpy_weight=lumpy_weight, stall=stall)
     results: list[_LpResult] = [_LpResult("limit", -math.inf)] * len(groups)
     infeasible = threading.Event()
     futures: list[Future[None]] = []
@@ -253,11 +257,12 @@ class _Rounder:
     def __init__(self, p: ProblemData, x: F64, reduced: F64, start: I64, deadline: float,
                  groups: list[I64], *, seed: int, gap: float, free_share: float = 0.1,
                  per_item: int = 3, cancel: CancelToken | None, workers: int,
-                 lumpy_weight: float) -> None:
+                 lumpy_weight: float, stall: float = 0.0) -> None:
         self.p, self.x, self.reduced = p, x, reduced
         self.deadline, self.seed, self.gap = deadline, seed, gap
         self.free_share, self.per_item, self.cancel = free_share, per_item, cancel
-        self.lumpy_weight = lumpy_weight
+        self.lumpy_weight, self.stall = lumpy_weight, stall
+        self.stalled: set[int] = set()
         self.t0 = time.perf_counter()
         self.a = start.copy()
         self.hint = start.copy()
@@ -289,7 +294,8 @@ class _Rounder:
             self.run(retry)
         c = self.count
         return self.a, RoundingStats(self.n_groups, c["rounded"], c["widened"],
-                                     time.perf_counter() - self.t0, c["loose"], c["searched"])
+                                     time.perf_counter() - self.t0, c["loose"], c["searched"],
+                                     frozenset(self.stalled))
 
     def run(self, todo: list[I64]) -> None:
         """Round the pools ``todo`` (``workers`` at once in threads: HiGHS releases the GIL)."""
@@ -342,9 +348,12 @@ class _Rounder:
             t_mip = time.perf_counter()
             got, closed = _pool_mip(p, pairs, x, reduced, hint, fs, pi, limit, self.seed,
                                     self.gap, cancel)
+            stalled = False
             if got is not None and loose:
-                got, closed = _merge(p, pairs, x, reduced, hint, got, pool_deadline, self.seed,
-                                     cancel, lambda: self.lps_running > 0), True
+                m_items, m_reps, stalled = _merge(p, pairs, x, reduced, hint, got, pool_deadline,
+                                                  self.seed, cancel, lambda: self.lps_running > 0,
+                                                  self.stall)
+                got, closed = (m_items, m_reps), True
             log.debug("round pool of %d pairs, attempt %d (free %.2f, %d reps/item%s): %s "
                       "in %.1f of %.1f s", len(pairs), j, fs, pi, ", loose" if loose else "",
                       "no plan" if got is None else ("closed" if closed else "a plan"),
@@ -355,6 +364,8 @@ class _Rounder:
                     if key in self.done and not _cheaper(p, self.a, items, reps):
                         return  # a second pass that did not beat the first
                     self.a[items] = reps
+                    if stalled:
+                        self.stalled.add(int(p.item_pool[items[0]]))
                     self.count["rounded"] += key not in self.done
                     self.count["loose"] += loose and key not in self.done
                     self.done.add(key)
@@ -378,13 +389,16 @@ class _Rounder:
 
 def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
            got: tuple[I64, I64], deadline: float, seed: int, cancel: CancelToken | None,
-           lp_running: Callable[[], bool] = lambda: False) -> tuple[I64, I64]:
+           lp_running: Callable[[], bool] = lambda: False, stall: float = 0.0
+           ) -> tuple[I64, I64, bool]:
     """The rounded plan ``got`` (items, reps) of the pool of ``pairs`` improved by CP-SAT
     (:func:`.polish.cpsat_pool`, every rule of the pool) until ``deadline``, merge after merge
     over the plan's own pairs, the pairs the LP uses and, when that finds nothing cheaper, each
     item's cheapest pairs by reduced cost (:data:`MERGE_WIDEN`); ``got`` itself when CP-SAT
     finds nothing cheaper. While ``lp_running()`` (a pool LP on the other core), each merge runs
-    one CP-SAT worker (LNS interleaved in it), so the LP keeps its core.
+    one CP-SAT worker (LNS interleaved in it), so the LP keeps its core. The third value says
+    whether the last merge found nothing cheaper or won less than ``stall`` of the pool's cost
+    above its LP (``x``): the merge phase then goes on by clusters, not by another merge.
 
     On the 100k seed-1 book, pool by pool alone: HiGHS for 4 s then CP-SAT for 6 s leaves the
     five lumpy pools 13.1, 2.8, 8.1, 1.8 and 19.8 % over their LP; HiGHS alone for 10 s left
@@ -396,6 +410,8 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
     pool = int(p.item_pool[items[0]])
     cost0 = float(p.pair_cost[p.pair_lookup(items, a[items])].sum())
     level = rounds = 0
+    lp = float(p.pair_cost[pairs] @ x[pairs])
+    stalled = False
     while not (cancel is not None and cancel.cancelled):
         left = deadline - time.perf_counter()
         if left < MIN_STAGE_SECONDS:
@@ -406,16 +422,22 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
                             threads=1 if lp_running() else MERGE_WORKERS,
                             cpsat_params=MERGE_CPSAT_PARAMS, cancel=cancel)
         rounds += 1
+        before = float(p.pair_cost[p.pair_lookup(items, a[items])].sum())
         if better is not None and _cheaper(p, a, *better):
             a[better[0]] = better[1]
             level = 0  # a new plan: its own neighbourhood first
-        elif level + 1 < len(MERGE_WIDEN):
-            level += 1
+            won = before - float(p.pair_cost[p.pair_lookup(items, a[items])].sum())
+            stalled = won < stall * (before - lp)
         else:
-            break
-    log.debug("merge pool %d: %d round(s), %.4g -> %.4g", pool, rounds, cost0,
-              float(p.pair_cost[p.pair_lookup(items, a[items])].sum()))
-    return items, a[items]
+            stalled = True
+            if level + 1 < len(MERGE_WIDEN):
+                level += 1
+            else:
+                break
+    log.debug("merge pool %d: %d round(s), %.4g -> %.4g%s", pool, rounds, cost0,
+              float(p.pair_cost[p.pair_lookup(items, a[items])].sum()),
+              ", stalled" if stalled else "")
+    return items, a[items], stalled
 
 
 def _search_pool(p: ProblemData, pairs: I64, hint: I64, deadline: float, seed: int,
