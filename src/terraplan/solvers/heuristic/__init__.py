@@ -427,7 +427,7 @@ def solve_heuristic(
                                    seed=seed, gap=float(extra.get("rounding_gap", 0.005)),
                                    cancel=cancel, workers=options.threads,
                                    lumpy_weight=LUMPY_WEIGHT if problem.n_pairs <= MIP_FIRST_PAIRS
-                                   else 1.0)
+                                   else 1.0, stall=LNS_STALL if lns else 0.0)
     t_cons = time.perf_counter() - t0
 
     # -- local search ---------------------------------------------------------------------------
