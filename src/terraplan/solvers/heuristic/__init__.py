@@ -685,7 +685,7 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
     level = [len(widen) if lns and x is not None and ids[i] in stalled else 0
              for i in range(len(pools))]
     live = list(range(len(pools)))
-    # a pool whose widest merge found nothing: cluster MIPs, reps furthest above the LP first
+    # a pool gone on to clusters: its reps above their LP share, furthest above first
     queue: dict[int, list[int]] = {}
     # each pool's expected gain per second (_merge_rate; untried: infinite, so every pool is
     # tried once, furthest above its LP first)
