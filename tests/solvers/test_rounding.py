@@ -216,25 +216,30 @@ def test_lumpy_merges_improve_a_poor_plan_and_keep_every_rule(lp_running: bool) 
     assert cost(after) >= lp_pool * (1 - 1e-9)
 
 
+@pytest.fixture(scope="module")
+def rounded_book() -> tuple[ProblemData, np.ndarray, np.ndarray, np.ndarray]:
+    """The 10k book, its LP (x, reduced costs) and its rounded plan, once for the module."""
+    p, c = _book_and_lp()
+    x, rc = c.bound.x, c.bound.reduced
+    assert x is not None and rc is not None
+    good, _ = round_lp(p, x, rc, c.item_rep, time.perf_counter() + 60, seed=0, gap=1e-3)
+    return p, x, rc, good
+
+
 @pytest.mark.parametrize("stall_share, stalled", [(None, True), (0.0, False), (0.99, False),
                                                   (1.01, True)])
 def test_lumpy_merges_report_a_stall(monkeypatch: pytest.MonkeyPatch,
+                                     rounded_book: tuple[ProblemData, np.ndarray, np.ndarray,
+                                                         np.ndarray],
                                      stall_share: float | None, stalled: bool) -> None:
     # CP-SAT scripted: its first merge gives the rounded plan of the pool (cheaper than the
     # poor start), then nothing. Stalled: the last merge found nothing (None: the merges run
     # on and end that way, whatever ``stall``), or the clock stopped them after a merge that
     # won less than ``stall`` of the pool's cost above its LP (here ``stall_share`` times what
     # that merge won)
-    import time
-
-    import terraplan.solvers.heuristic.rounding as rounding
     from terraplan.solvers.heuristic.polish import pool_pairs
 
-    p, c = _book_and_lp()
-    x, rc = c.bound.x, c.bound.reduced
-    assert x is not None and rc is not None
-    good, _ = rounding.round_lp(p, x, rc, c.item_rep, time.perf_counter() + 60, seed=0,
-                                gap=1e-3)
+    p, x, rc, good = rounded_book
     pairs = min(pool_pairs(p), key=len)
     items = np.unique(p.pair_item[pairs]).astype(np.int64)
     poor = good.copy()
@@ -253,12 +258,12 @@ def test_lumpy_merges_report_a_stall(monkeypatch: pytest.MonkeyPatch,
         if len(calls) > 1:
             return None
         if stall_share is not None:
-            time.sleep(0.3)  # the clock then stops the merges
+            time.sleep(1.3 * rounding.MIN_STAGE_SECONDS)  # the clock then stops the merges
         return items, good[items]
 
     monkeypatch.setattr(rounding, "cpsat_pool", scripted)
     stall = 0.0 if stall_share is None else stall_share * won / (cost(poor) - lp_pool)
-    end = time.perf_counter() + (60 if stall_share is None else 0.7)
+    end = time.perf_counter() + (60 if stall_share is None else 2 * rounding.MIN_STAGE_SECONDS)
     out_items, out_reps, got = rounding._merge(p, pairs, x, rc, poor, (items, poor[items]), end,
                                                seed=0, cancel=None, stall=stall)
     assert got is stalled
