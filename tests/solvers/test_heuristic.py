@@ -393,9 +393,9 @@ def test_merge_phase_turns_to_clusters_next_when_a_merge_finds_nothing(monkeypat
         if kind == "merge":
             assert steps[j + 1][:2] == ("cluster", q)
     # a turn is MERGE_MIN_SECONDS long at least: several 0.05 s clusters in a row
-    first = steps.index(("cluster", merged[0], steps[1][2]))
-    run = 0
-    while first + run < len(steps) and steps[first + run][:2] == ("cluster", merged[0]):
+    assert steps[0][:2] == ("merge", merged[0])
+    run = 1
+    while 1 + run < len(steps) and steps[1 + run][:2] == ("cluster", merged[0]):
         run += 1
     assert run >= 5
     # a pool whose merges stalled in the rounding starts by clusters: no merge of it at all
