@@ -123,6 +123,7 @@ from terraplan.solvers.heuristic.rounding import (
     MERGE_CPSAT_PARAMS,
     MERGE_WIDEN,
     lp_and_round,
+    merge_stalled,
     round_lp,
 )
 from terraplan.solvers.heuristic.search import Search
@@ -682,8 +683,8 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
     # pools whose merges stalled in the rounding (.rounding.RoundingStats.stalled) start by
     # clusters: the first merge of pool 6 of the 100k seed-3 book, after a rounding whose
     # last merge had found nothing, found nothing in 3 s either
-    level = [len(widen) if lns and x is not None and ids[i] in stalled else 0
-             for i in range(len(pools))]
+    lns_ok = lns and x is not None  # clusters need the LP's share of each rep
+    level = [len(widen) if lns_ok and ids[i] in stalled else 0 for i in range(len(pools))]
     live = list(range(len(pools)))
     # a pool gone on to clusters: its reps above their LP share, furthest above first
     queue: dict[int, list[int]] = {}
@@ -715,7 +716,7 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
         t_step = time.perf_counter()
         cluster = level[i] >= len(widen)
         if cluster:
-            assert x is not None  # clusters only with an LP (see the widening below)
+            assert x is not None  # clusters only with an LP (lns_ok)
             if i not in queue or not queue[i]:
                 queue[i] = _reps_above_lp(state, pools[i], x)
             if not queue[i]:
@@ -752,15 +753,12 @@ def _merge_pools(state: SearchState, x: npt.NDArray[np.float64] | None, deadline
         if cluster:
             if not ok and not queue[i]:
                 live.remove(i)  # every rep above its LP tried since the last success
-        elif ok:
-            # a new plan: its own neighbourhood first, or clusters once the merges stall
-            stall = lns and x is not None and c0 - c1 < LNS_STALL * (c0 - lp[i])
-            level[i] = len(widen) if stall else 0
-            if stall:
-                rate[i] = math.inf  # a new kind of step: its first turn comes next
-        elif lns and x is not None:
-            # nothing cheaper in its plan's neighbourhood: clusters next, not a wider merge
-            # (LNS_SECONDS)
+        elif ok and not (lns_ok and merge_stalled(c0 - c1, c0 - lp[i], LNS_STALL)):
+            level[i] = 0  # a new plan: its own neighbourhood first
+        elif lns_ok:
+            # the merges stalled, or found nothing cheaper in the plan's neighbourhood:
+            # clusters, not a wider merge (LNS_SECONDS), their first turn next (a new kind of
+            # step, as an untried pool's)
             level[i] = len(widen)
             rate[i] = math.inf
         elif level[i] + 1 < len(widen):

@@ -408,7 +408,11 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
     a = hint.copy()
     a[items] = reps
     pool = int(p.item_pool[items[0]])
-    cost0 = float(p.pair_cost[p.pair_lookup(items, a[items])].sum())
+
+    def cost(its: I64, reps: I64) -> float:
+        return float(p.pair_cost[p.pair_lookup(its, reps)].sum())
+
+    cost0 = cur = cost(items, a[items])  # (``got`` and CP-SAT's plans hold every pool item)
     level = rounds = 0
     lp = float(p.pair_cost[pairs] @ x[pairs])
     stalled = False
@@ -422,22 +426,28 @@ def _merge(p: ProblemData, pairs: I64, x: F64, reduced: F64, hint: I64,
                             threads=1 if lp_running() else MERGE_WORKERS,
                             cpsat_params=MERGE_CPSAT_PARAMS, cancel=cancel)
         rounds += 1
-        before = float(p.pair_cost[p.pair_lookup(items, a[items])].sum())
-        if better is not None and _cheaper(p, a, *better):
+        new = math.inf if better is None else cost(*better)
+        if new < cur:
+            assert better is not None
             a[better[0]] = better[1]
             level = 0  # a new plan: its own neighbourhood first
-            won = before - float(p.pair_cost[p.pair_lookup(items, a[items])].sum())
-            stalled = won < stall * (before - lp)
+            stalled = merge_stalled(cur - new, cur - lp, stall)
+            cur = new
         else:
             stalled = True
             if level + 1 < len(MERGE_WIDEN):
                 level += 1
             else:
                 break
-    log.debug("merge pool %d: %d round(s), %.4g -> %.4g%s", pool, rounds, cost0,
-              float(p.pair_cost[p.pair_lookup(items, a[items])].sum()),
+    log.debug("merge pool %d: %d round(s), %.4g -> %.4g%s", pool, rounds, cost0, cur,
               ", stalled" if stalled else "")
     return items, a[items], stalled
+
+
+def merge_stalled(won: float, excess: float, stall: float) -> bool:
+    """Whether a merge that won ``won`` of its pool's ``excess`` over the LP stalled: won less
+    than the share ``stall`` of it (the rounding's merges and the merge phase's alike)."""
+    return won < stall * excess
 
 
 def _search_pool(p: ProblemData, pairs: I64, hint: I64, deadline: float, seed: int,
@@ -514,4 +524,4 @@ def _pool_mip(p: ProblemData, pairs: I64, x: F64, reduced: F64, start: I64,
     return (p.pair_item[chosen].astype(np.int64), p.indices[chosen].astype(np.int64)), closed
 
 
-__all__ = ["RoundingStats", "lp_and_round", "round_lp"]
+__all__ = ["RoundingStats", "lp_and_round", "merge_stalled", "round_lp"]

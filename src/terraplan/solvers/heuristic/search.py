@@ -73,9 +73,8 @@ class Search:
     def _pair_delta(self, idx: I64 | None = None) -> npt.NDArray[np.float64]:
         """Δcost of moving each pair's item onto that pair (of every pair, or of ``idx``)."""
         p = self.p
-        if idx is None:
-            return p.pair_cost - p.pair_cost[self.s.pair[p.pair_item]]
-        return p.pair_cost[idx] - p.pair_cost[self.s.pair[p.pair_item[idx]]]
+        sel = slice(None) if idx is None else idx
+        return p.pair_cost[sel] - p.pair_cost[self.s.pair[p.pair_item[sel]]]
 
     def _off_pairs(self) -> npt.NDArray[np.bool_]:
         """Pairs that would move their item (rep differs from the item's current rep)."""
