@@ -34,11 +34,11 @@ Algorithm
 4. **CP-SAT merges** (:func:`_merge_pools`): pools more than 1 % above their LP value and too
    big for the pool MIP polish — the lumpy ones, where moves and swaps stall against two tight
    bands — are re-solved by CP-SAT over their current pairs and the pairs the LP uses, hinted
-   with the plan (:func:`.polish.solve_cpsat_merge`). A pool whose merges stall (the widest
-   finds nothing, or one wins less than :data:`LNS_STALL` of its excess) goes on by cluster
-   MIPs: each rep above its LP share with its closest trading partners (large neighbourhood
-   search, :data:`LNS_CLUSTER_REPS`). Then iterated local search (kicks) with the time that is
-   left.
+   with the plan (:func:`.polish.solve_cpsat_merge`). A pool whose merges stall (one finds
+   nothing, or wins less than :data:`LNS_STALL` of its excess, here or in the rounding) goes on
+   by turns of cluster MIPs: each rep above its LP share with its closest trading partners
+   (large neighbourhood search, :data:`LNS_CLUSTER_REPS`). Then iterated local search (kicks)
+   with the time that is left.
 
 Hard rules: eligibility, locks, max distance, departures and protected pipeline live in the
 candidate pairs (an item is only ever placed on a candidate); families are items; capacity,
@@ -186,7 +186,7 @@ MERGE_MIN_GAP = 0.01
 #: two ±3 % bands, a merge re-deals a pool's heavy accounts together
 MERGE_FIRST_SHARE = 0.9
 
-#: A pool whose widest CP-SAT merge finds nothing more goes on by cluster MIPs
+#: A pool whose CP-SAT merges stall goes on by cluster MIPs
 #: (:func:`.polish.solve_cluster_mip`, large neighbourhood search): each rep whose book costs
 #: more than the LP's share for it, furthest above first, with its LNS_CLUSTER_REPS − 1 closest
 #: trading partners, every item of theirs free over the cluster's reps, LNS_SECONDS each at
@@ -197,7 +197,9 @@ MERGE_FIRST_SHARE = 0.9
 #: From the 60 s solve's rounded plan (20.8 % over), 5 s of merges (12.5 %) then 20 s of
 #: clusters of 2 s: 6 reps 9.9 %, 8 reps 5.0 / 4.7 %, 10 reps 4.5 %, 16 reps (5 s) 8.4 %; over
 #: pools 5, 6 and 9 together 2.15 M above their LPs with 6 reps, 1.79 M with 8, 1.56 M with 10.
-#: The 10k books never reach the clusters (same plans at 6 and 10, seeds 1-3).
+#: The 10k books did not reach the clusters then (same plans at 6 and 10, seeds 1-3); since
+#: a merge that finds nothing goes on by clusters at once, seed 2 has one turn (pool 8, two
+#: clusters, 0.004 M won; 5 s, 0.39 % over the LP as before) and seeds 1 and 3 none.
 LNS_CLUSTER_REPS = 10
 #: ... and so does a pool whose merge won less than LNS_STALL of its cost above the LP (in
 #: that test, from 6 % over, merges of 3 s won 0.03-0.1 points each, clusters of 2 s up to 1)
